@@ -1,0 +1,47 @@
+"""Parsing of CLI arguments shared by commands; each error names what was wrong."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import click
+
+from backfill_pipeline.markets import InvalidSymbolError, Market, UnknownMarketError, get_market, validate_symbol
+from backfill_pipeline.timeframes import UnknownTimeframeError, get_timeframe
+
+
+def split_list(values: tuple[str, ...] | list[str]) -> list[str]:
+    """Accept both `A B C` and `A,B,C`."""
+    return [item.strip() for value in values for item in value.split(",") if item.strip()]
+
+
+def market_option(value: str) -> Market:
+    try:
+        return get_market(value)
+    except UnknownMarketError as exc:
+        raise click.BadParameter(str(exc), param_hint="--market") from None
+
+
+def symbols_arg(values: tuple[str, ...] | list[str]) -> list[str]:
+    symbols = [s.upper() for s in split_list(values)]
+    try:
+        return [validate_symbol(s) for s in symbols]
+    except InvalidSymbolError as exc:
+        raise click.BadParameter(str(exc), param_hint="SYMBOLS") from None
+
+
+def timeframes_option(values: tuple[str, ...] | list[str]) -> list[str]:
+    names = split_list(values)
+    try:
+        return [get_timeframe(n).name for n in names]
+    except UnknownTimeframeError as exc:
+        raise click.BadParameter(str(exc), param_hint="--timeframes") from None
+
+
+def date_option(value: str | None, hint: str) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)", param_hint=hint) from None

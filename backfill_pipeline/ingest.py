@@ -1,0 +1,159 @@
+"""Fetch-and-store and derive-and-store for one symbol's sessions (no Dagster here).
+
+A fetch covers each run of consecutive sessions with one client call (the client pages and
+chunks at the vendor's limits), stores each run in one transaction with its fetch-log rows,
+and records failures in the fetch log so a later scan can tell "never fetched" from
+"the vendor failed".
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from backfill_pipeline.markets import Market, get_calendar, session_bounds
+from backfill_pipeline.quality import Validity, check_validity, completeness
+from backfill_pipeline.resample import resample_bars, session_of, week_labels
+from backfill_pipeline.timeframes import get_timeframe
+from backfill_pipeline.vendors.base import BarsClient, RateLimitedError, VendorError
+from backfill_pipeline.warehouse.store import Warehouse
+
+
+@dataclass
+class SymbolOutcome:
+    symbol: str
+    bars_written: int = 0
+    requests: int = 0
+    validity: Validity = field(default_factory=Validity)
+    completeness: pd.DataFrame | None = None
+    errors: list[str] = field(default_factory=list)
+
+
+def consecutive_runs(market: Market, sessions: pd.DatetimeIndex) -> list[pd.DatetimeIndex]:
+    """Split sessions into runs that are consecutive in the market's calendar."""
+    if len(sessions) == 0:
+        return []
+    positions = get_calendar(market.calendar_name).sessions.get_indexer(sessions)
+    breaks = np.flatnonzero(np.diff(positions) != 1) + 1
+    return [pd.DatetimeIndex(part) for part in np.split(sessions.to_numpy(), breaks)]
+
+
+def fetch_window(market: Market, timeframe: str, run: pd.DatetimeIndex) -> tuple[pd.Timestamp, pd.Timestamp]:
+    if get_timeframe(timeframe).intraday:
+        opens, closes = session_bounds(market, run)
+        return opens.iloc[0], closes.iloc[-1]
+    return run[0].tz_localize("UTC"), run[-1].tz_localize("UTC") + pd.Timedelta(days=1)
+
+
+def assign_sessions(market: Market, timeframe: str, frame: pd.DataFrame, sessions: pd.DatetimeIndex) -> tuple[pd.DataFrame, int]:
+    """Attach each bar's session; drop (and count) bars outside the requested sessions."""
+    if get_timeframe(timeframe).intraday:
+        session = session_of(market, frame["ts"])
+        opens, closes = session_bounds(market, pd.DatetimeIndex(session.unique()))
+        inside = (frame["ts"] >= session.map(opens)) & (frame["ts"] < session.map(closes))
+    else:
+        session = frame["ts"].dt.tz_convert("UTC").dt.tz_localize(None).dt.normalize()
+        inside = pd.Series(True, index=frame.index)
+    inside &= session.isin(sessions)
+    out = frame.loc[inside].assign(session=session[inside].to_numpy())
+    return out.reset_index(drop=True), int((~inside).sum())
+
+
+def _dedupe(frame: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    dup = frame["ts"].duplicated(keep="last")
+    return frame.loc[~dup].reset_index(drop=True), int(dup.sum())
+
+
+def fetch_and_store(
+    warehouse: Warehouse,
+    client: BarsClient,
+    market: Market,
+    timeframe: str,
+    symbol: str,
+    sessions: pd.DatetimeIndex,
+    run_id: str | None = None,
+    now: pd.Timestamp | None = None,
+) -> SymbolOutcome:
+    now = now if now is not None else pd.Timestamp.now(tz="UTC")
+    outcome = SymbolOutcome(symbol)
+    tables = []
+    for run in consecutive_runs(market, sessions):
+        start, end = fetch_window(market, timeframe, run)
+        fetch_id = str(uuid.uuid4())
+        base = {"fetch_id": fetch_id, "market": market.name, "symbol": symbol, "timeframe": timeframe,
+                "vendor": client.vendor, "window_start": int(start.timestamp()), "window_end": int(end.timestamp()),
+                "fetched_at": now.to_pydatetime(), "run_id": run_id}
+        try:
+            result = client.fetch_bars(symbol, timeframe, start, end)
+        except VendorError as exc:
+            status = "rate_limited" if isinstance(exc, RateLimitedError) else "error"
+            warehouse.log_fetches([
+                {**base, "session": s.date(), "bars": 0, "status": status, "finalized": False, "error": str(exc)}
+                for s in run
+            ])
+            outcome.errors.append(str(exc))
+            tables.append(completeness(market, timeframe, symbol, run, pd.Series(dtype="int64"), now))
+            continue
+        frame, outside = assign_sessions(market, timeframe, result.bars, run)
+        frame, duplicates = _dedupe(frame)
+        outcome.validity.add(check_validity(symbol, frame, duplicates, outside))
+        per_session = frame.groupby("session").size()
+        _, closes = session_bounds(market, run)
+        finalized = (closes + client.finalization_delay <= now).to_numpy()
+        fetch_rows = [
+            {**base, "session": s.date(), "bars": int(per_session.get(s, 0)), "status": "ok",
+             "finalized": bool(f), "error": None}
+            for s, f in zip(run, finalized, strict=True)
+        ]
+        request_rows = [
+            {k: base[k] for k in ("fetch_id", "vendor", "market", "symbol", "timeframe", "window_start",
+                                  "window_end", "fetched_at")} | {"request_id": rid}
+            for rid in (result.request_ids or [None] * result.requests)
+        ]
+        outcome.bars_written += warehouse.replace_bars(
+            market.name, timeframe, symbol, [s.date() for s in run], frame, fetch_rows, request_rows
+        )
+        outcome.requests += result.requests
+        tables.append(completeness(market, timeframe, symbol, run, per_session, now))
+    outcome.completeness = pd.concat(tables, ignore_index=True) if tables else None
+    return outcome
+
+
+def derive_and_store(
+    warehouse: Warehouse,
+    market: Market,
+    timeframe: str,
+    source: str,
+    symbol: str,
+    sessions: pd.DatetimeIndex,
+    now: pd.Timestamp | None = None,
+) -> SymbolOutcome:
+    """Resample the stored `source` bars of `sessions` to `timeframe` and store them."""
+    outcome = SymbolOutcome(symbol)
+    if len(sessions) == 0:
+        return outcome
+    first, last = sessions[0].date(), sessions[-1].date()
+    if timeframe == "1w":
+        # A week labelled inside the window may run past it (monthly grain): read whole weeks.
+        targets = pd.DatetimeIndex(week_labels(market, pd.Series(sessions)).unique())
+        last = last + dt.timedelta(days=6)
+    else:
+        targets = sessions
+    src = warehouse.read_bars(market.name, source, symbol, first, last)
+    if timeframe == "1w":
+        src = src[week_labels(market, src["session"]).isin(targets).to_numpy()]
+    else:
+        src = src[src["session"].isin(sessions)]
+    bars = resample_bars(market, src.drop(columns="session"), timeframe)
+    if timeframe == "1w":
+        bars["session"] = bars["ts"].dt.tz_localize(None)
+    else:
+        bars, _ = assign_sessions(market, timeframe, bars, sessions)
+    outcome.validity.add(check_validity(symbol, bars))
+    outcome.bars_written = warehouse.replace_bars(market.name, timeframe, symbol, [s.date() for s in targets], bars)
+    outcome.completeness = completeness(market, timeframe, symbol, targets, bars.groupby("session").size(), now)
+    return outcome

@@ -1,0 +1,99 @@
+"""Partitions: date x symbol per market, dates being the market's sessions.
+
+Daily grain: one partition per session (XNYS holidays are excluded, so a missing
+partition in the UI is a real gap, never a weekend). Weekly and monthly grains exist for
+big universes (Dagster slows past ~40k partitions per asset). The 1w asset never uses a
+grain finer than weekly. `end_offset=1` makes the partition of the session in progress
+exist, so a session can be filled the evening it closes rather than the next weekday;
+what is still open is decided from the calendar, not from the partition.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable
+
+import dagster as dg
+import pandas as pd
+
+from backfill_pipeline.markets import Market, calendar_end, get_calendar, sessions_in_range
+
+DATE_DIM = "date"
+SYMBOL_DIM = "symbol"
+DATE_FMT = "%Y-%m-%d"
+_CRONS = {"daily": "0 0 * * {days}", "weekly": "0 0 * * 1", "monthly": "0 0 1 * *"}
+
+
+def effective_grain(grain: str, timeframe: str) -> str:
+    return "weekly" if timeframe == "1w" and grain == "daily" else grain
+
+
+def symbol_partitions(market: Market) -> dg.DynamicPartitionsDefinition:
+    return dg.DynamicPartitionsDefinition(name=market.symbols_partitions_name)
+
+
+def date_partitions(market: Market, grain: str, start: dt.date) -> dg.TimeWindowPartitionsDefinition:
+    exclusions: list[dt.datetime] = []
+    if grain == "daily" and not market.is_24_7:
+        cron = _CRONS["daily"].format(days="1-5")
+        weekdays = pd.bdate_range(start, calendar_end())
+        sessions = get_calendar(market.calendar_name).sessions
+        exclusions = [d.to_pydatetime() for d in weekdays.difference(sessions)]
+    else:
+        cron = _CRONS[grain].format(days="*")
+    if grain == "weekly":  # weekly windows start on Mondays
+        start = start - dt.timedelta(days=start.weekday())
+    elif grain == "monthly":
+        start = start.replace(day=1)
+    return dg.TimeWindowPartitionsDefinition(
+        cron_schedule=cron,
+        start=dt.datetime.combine(start, dt.time()),
+        fmt=DATE_FMT,
+        timezone=market.timezone,
+        end_offset=1,
+        exclusions=exclusions or None,
+    )
+
+
+def ohlcv_partitions(market: Market, grain: str, start: dt.date) -> dg.MultiPartitionsDefinition:
+    return dg.MultiPartitionsDefinition(
+        {DATE_DIM: date_partitions(market, grain, start), SYMBOL_DIM: symbol_partitions(market)}
+    )
+
+
+def split_key(key: str) -> tuple[str, str]:
+    """(date key, symbol) of a multi-partition key such as '2024-01-03|AAPL'."""
+    by_dim = getattr(key, "keys_by_dimension", None)
+    if by_dim:
+        return by_dim[DATE_DIM], by_dim[SYMBOL_DIM]
+    date_key, symbol = str(key).split("|", 1)  # dimensions are ordered by name: date, symbol
+    return date_key, symbol
+
+
+def multi_key(date_key: str, symbol: str) -> dg.MultiPartitionKey:
+    return dg.MultiPartitionKey({DATE_DIM: date_key, SYMBOL_DIM: symbol})
+
+
+def window_dates(grain: str, date_key: str) -> tuple[dt.date, dt.date]:
+    """First and last calendar day covered by a date partition key of `grain`."""
+    first = dt.date.fromisoformat(date_key)
+    if grain == "daily":
+        return first, first
+    if grain == "weekly":
+        return first, first + dt.timedelta(days=6)
+    nxt = (first.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+    return first, nxt - dt.timedelta(days=1)
+
+
+def sessions_by_symbol(market: Market, grain: str, keys: Iterable[str]) -> dict[str, pd.DatetimeIndex]:
+    """The sessions each symbol's partitions in `keys` cover, sorted and unique."""
+    dates: dict[str, set[str]] = defaultdict(set)
+    for key in keys:
+        date_key, symbol = split_key(key)
+        dates[symbol].add(date_key)
+    out: dict[str, pd.DatetimeIndex] = {}
+    for symbol, date_keys in dates.items():
+        parts = [sessions_in_range(market, *window_dates(grain, k)) for k in sorted(date_keys)]
+        out[symbol] = pd.DatetimeIndex(sorted(set().union(*parts))) if parts else pd.DatetimeIndex([])
+    return out

@@ -1,0 +1,92 @@
+"""Resampling bars onto calendar-anchored bins.
+
+Intraday bins start at the session open (XNYS 1h bins: 09:30, 10:30, ... 15:30; 4h bins:
+09:30 and 13:30; crypto bins start at 00:00 UTC) and are cut at the session close, so an
+early close shortens the last bin instead of inventing one. Daily bars are whole sessions
+labelled by the session date (00:00 UTC); weekly bars are exchange weeks (Monday-Sunday)
+labelled by the first session of the week.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from backfill_pipeline.markets import Market, get_calendar, session_bounds
+from backfill_pipeline.timeframes import get_timeframe
+from backfill_pipeline.vendors.base import empty_bars
+
+
+def session_of(market: Market, ts: pd.Series) -> pd.Series:
+    """The session label (tz-naive midnight) each intraday bar start belongs to."""
+    if len(ts) == 0:
+        return pd.Series([], dtype="datetime64[ns]")
+    cal = get_calendar(market.calendar_name)
+    opens = cal.schedule["open"]
+    # A bar belongs to the last session that opened at or before it.
+    # naive UTC datetime64 on both sides: tz-aware .to_numpy() yields slow Python objects
+    opens_ns = opens.dt.tz_convert(None).to_numpy(dtype="datetime64[ns]")
+    ts_ns = ts.dt.tz_convert("UTC").dt.tz_convert(None).to_numpy(dtype="datetime64[ns]")
+    idx = np.searchsorted(opens_ns, ts_ns, side="right") - 1
+    return pd.Series(opens.index[idx], index=ts.index)
+
+
+def intraday_bin_starts(market: Market, ts: pd.Series, minutes: int) -> pd.Series:
+    """Start of the session-anchored bin of `minutes` that each bar start falls in."""
+    sessions = session_of(market, ts)
+    opens, _ = session_bounds(market, pd.DatetimeIndex(sessions.unique()))
+    open_of_bar = sessions.map(opens)
+    offset = ts - open_of_bar
+    width = pd.Timedelta(minutes=minutes)
+    return open_of_bar + (offset // width) * width
+
+
+def week_labels(market: Market, sessions: pd.Series) -> pd.Series:
+    """First calendar session of the Monday-Sunday week that each session belongs to."""
+    cal = get_calendar(market.calendar_name)
+    all_sessions = cal.sessions
+    monday = sessions - pd.to_timedelta(sessions.dt.weekday, unit="D")
+    idx = np.searchsorted(all_sessions.to_numpy(), monday.to_numpy(), side="left")
+    return pd.Series(all_sessions[idx], index=sessions.index)
+
+
+def aggregate(bars: pd.DataFrame, keys: pd.Series) -> pd.DataFrame:
+    """OHLCV aggregate of `bars` grouped by `keys` (the new bar start of each input bar)."""
+    if bars.empty:
+        return empty_bars()
+    frame = bars.assign(_key=keys.to_numpy(), _pv=bars["vwap"] * bars["volume"])
+    frame["_pv_known"] = bars["vwap"].notna()
+    grouped = frame.groupby("_key", sort=True)
+    out = pd.DataFrame(
+        {
+            "open": grouped["open"].first(),
+            "high": grouped["high"].max(),
+            "low": grouped["low"].min(),
+            "close": grouped["close"].last(),
+            "volume": grouped["volume"].sum(),
+        }
+    )
+    pv = grouped["_pv"].sum(min_count=1)
+    all_known = grouped["_pv_known"].all()
+    out["vwap"] = (pv / out["volume"].where(out["volume"] > 0)).where(all_known)
+    out["trades"] = grouped["trades"].sum(min_count=1).astype("Int64")
+    out.index.name = "ts"
+    out = out.reset_index()
+    out["ts"] = pd.to_datetime(out["ts"], utc=True).astype("datetime64[ns, UTC]")
+    return out
+
+
+def resample_bars(market: Market, bars: pd.DataFrame, target: str) -> pd.DataFrame:
+    """Resample bars of a finer timeframe to `target` on the market's calendar bins."""
+    tf = get_timeframe(target)
+    if bars.empty:
+        return empty_bars()
+    if tf.intraday:
+        assert tf.minutes is not None
+        return aggregate(bars, intraday_bin_starts(market, bars["ts"], tf.minutes))
+    if target == "1d":
+        sessions = session_of(market, bars["ts"])
+        return aggregate(bars, sessions.dt.tz_localize("UTC"))
+    # 1w from daily bars, whose ts is the session label at 00:00 UTC
+    sessions = bars["ts"].dt.tz_localize(None)
+    return aggregate(bars, week_labels(market, sessions).dt.tz_localize("UTC"))

@@ -1,0 +1,63 @@
+"""Shared fixtures: warehouses on SQLite and on a real PostgreSQL, a throwaway Dagster home.
+
+PostgreSQL: BACKFILL_TEST_PG_URL names a server database (SQLAlchemy URL); otherwise the
+local server (postgresql://postgres@127.0.0.1:5432/postgres) is used. Either way the
+session creates its own database and drops it at the end. With BACKFILL_REQUIRE_PG=1 (CI)
+an unreachable server fails the run instead of skipping the PostgreSQL cases.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+DEFAULT_PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+
+
+@pytest.fixture(scope="session")
+def pg_server_url() -> Iterator[str]:
+    """URL of a fresh database on the PostgreSQL server, dropped after the session."""
+    admin_url = os.environ.get("BACKFILL_TEST_PG_URL", DEFAULT_PG_ADMIN_URL)
+    name = f"bp_test_{uuid.uuid4().hex[:10]}"
+    try:
+        admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    except sa.exc.OperationalError as exc:
+        if os.environ.get("BACKFILL_REQUIRE_PG") == "1":
+            raise
+        pytest.skip(f"PostgreSQL unreachable at {sa.engine.make_url(admin_url).render_as_string()}: {exc.orig}")
+    url = sa.engine.make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    yield url
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def warehouse_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The same tests on SQLite and PostgreSQL, each starting from an empty warehouse."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'warehouse.db'}"
+        return
+    url = request.getfixturevalue("pg_server_url")
+    yield url
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        for table in ("bars", "fetch_log", "vendor_requests"):
+            conn.exec_driver_sql(f"DROP TABLE IF EXISTS {table}")
+    engine.dispose()
+
+
+@pytest.fixture
+def dagster_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    return home

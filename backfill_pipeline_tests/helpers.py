@@ -1,0 +1,56 @@
+"""Helpers shared by tests: materialise OHLCV assets against a given warehouse."""
+
+from __future__ import annotations
+
+import dagster as dg
+import sqlalchemy as sa
+
+from backfill_pipeline.definitions import build_definitions
+from backfill_pipeline.names import ohlcv_key
+from backfill_pipeline.resources.vendors import DemoVendorResource
+from backfill_pipeline.resources.warehouse import WarehouseResource
+from backfill_pipeline.settings import Settings
+from backfill_pipeline.warehouse.schema import bars, fetch_log
+
+
+def materialize(
+    instance: dg.DagsterInstance,
+    warehouse_url: str,
+    market: str,
+    timeframes: list[str],
+    *,
+    partition_key: str | None = None,
+    start: str | None = None,
+    end: str | None = None,
+    demo: DemoVendorResource | None = None,
+    settings: Settings | None = None,
+) -> dg.ExecuteInProcessResult:
+    defs = build_definitions(settings or Settings())
+    tags = {}
+    if start and end:
+        tags = {"dagster/asset_partition_range_start": start, "dagster/asset_partition_range_end": end}
+    return dg.materialize(
+        list(defs.assets),  # type: ignore[arg-type]
+        selection=[ohlcv_key(market, tf) for tf in timeframes],
+        instance=instance,
+        resources={"warehouse": WarehouseResource(url=warehouse_url), "demo": demo or DemoVendorResource()},
+        partition_key=partition_key,
+        tags=tags,
+        raise_on_error=False,
+    )
+
+
+def table_rows(url: str, table=bars) -> list[tuple]:
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(table).order_by(*table.primary_key.columns)).all()
+    engine.dispose()
+    return [tuple(r) for r in rows]
+
+
+def fetch_rows(url: str) -> list[dict]:
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(fetch_log).order_by(fetch_log.c.id)).mappings().all()
+    engine.dispose()
+    return [dict(r) for r in rows]

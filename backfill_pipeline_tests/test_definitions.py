@@ -1,0 +1,70 @@
+import dagster as dg
+import pytest
+
+from backfill_pipeline.definitions import build_definitions, defs
+from backfill_pipeline.settings import Settings, SettingsError
+from backfill_pipeline.timeframes import TIMEFRAME_NAMES
+
+MARKET_NAMES = ("us_equities", "crypto")
+
+
+def _graph(definitions: dg.Definitions):
+    return definitions.get_repository_def().asset_graph
+
+
+def test_definitions_load_with_exact_assets_checks_schedules_and_sensors():
+    loaded = defs()  # the @dg.definitions entry point `dagster dev` uses
+    graph = _graph(loaded)
+    expected_assets = {f"ohlcv/{m}/{tf}" for m in MARKET_NAMES for tf in TIMEFRAME_NAMES}
+    assert {k.to_user_string() for k in graph.get_all_asset_keys()} == expected_assets
+    expected_checks = {(a, c) for a in expected_assets for c in ("ohlc_valid", "complete")}
+    assert {(k.asset_key.to_user_string(), k.name) for k in graph.asset_check_keys} == expected_checks
+    repo = loaded.get_repository_def()
+    assert {s.name for s in repo.schedule_defs} == set()
+    assert {s.name for s in repo.sensor_defs} == set()
+    assert len(expected_assets) == 16
+
+
+def test_derived_assets_depend_on_their_source_and_fetched_ones_use_the_vendor_pool():
+    definitions = build_definitions(Settings())
+    graph = _graph(definitions)
+    pools = {a.key.to_user_string(): a.op.pool for a in definitions.assets}
+    assert pools["ohlcv/us_equities/1m"] == pools["ohlcv/crypto/1d"] == "vendor_demo"
+    assert pools["ohlcv/us_equities/5m"] is None and pools["ohlcv/crypto/1w"] is None
+    parents = {k.to_user_string(): {p.to_user_string() for p in graph.get(k).parent_keys}
+               for k in graph.get_all_asset_keys()}
+    for market in MARKET_NAMES:
+        assert parents[f"ohlcv/{market}/1m"] == set()
+        assert parents[f"ohlcv/{market}/1d"] == set()
+        for tf in ("5m", "15m", "30m", "1h", "4h"):
+            assert parents[f"ohlcv/{market}/{tf}"] == {f"ohlcv/{market}/1m"}
+        assert parents[f"ohlcv/{market}/1w"] == {f"ohlcv/{market}/1d"}
+
+
+def test_fetched_timeframes_are_configuration(monkeypatch):
+    monkeypatch.setenv("BACKFILL_FETCHED_TIMEFRAMES_US_EQUITIES", "1m,5m,1h")
+    graph = _graph(defs())
+    parents = {k.to_user_string(): {p.to_user_string() for p in graph.get(k).parent_keys}
+               for k in graph.get_all_asset_keys()}
+    assert parents["ohlcv/us_equities/5m"] == set()
+    assert parents["ohlcv/us_equities/15m"] == {"ohlcv/us_equities/5m"}
+    assert parents["ohlcv/us_equities/4h"] == {"ohlcv/us_equities/1h"}
+    assert parents["ohlcv/us_equities/1d"] == {"ohlcv/us_equities/1m"}
+    assert parents["ohlcv/crypto/5m"] == {"ohlcv/crypto/1m"}
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("BACKFILL_PARTITION_GRAIN", "hourly", "BACKFILL_PARTITION_GRAIN"),
+        ("BACKFILL_PARTITIONS_START", "2020-13-01", "not a date"),
+        ("BACKFILL_PARTITIONS_START", "1999-01-01", "before the calendar start"),
+        ("BACKFILL_FETCHED_TIMEFRAMES", "1m,7m", "unknown timeframe '7m'"),
+        ("BACKFILL_FETCHED_TIMEFRAMES", "1w", "1w cannot be fetched"),
+        ("BACKFILL_VENDOR_CRYPTO", "kraken", "BACKFILL_VENDOR_CRYPTO"),
+        ("BACKFILL_COMPLETENESS_MIN", "1.5", "between 0 and 1"),
+    ],
+)
+def test_bad_settings_are_named(name, value, message):
+    with pytest.raises(SettingsError, match=message):
+        Settings.from_env({name: value})
