@@ -19,7 +19,7 @@ from backfill_pipeline.markets import Market, get_calendar, session_bounds
 from backfill_pipeline.quality import Validity, check_validity, completeness
 from backfill_pipeline.resample import resample_bars, session_of, week_labels
 from backfill_pipeline.timeframes import get_timeframe
-from backfill_pipeline.vendors.base import BarsClient, RateLimitedError, VendorError
+from backfill_pipeline.vendors.base import AuthError, BarsClient, RateLimitedError, VendorError
 from backfill_pipeline.warehouse.store import Warehouse
 
 
@@ -31,6 +31,8 @@ class SymbolOutcome:
     validity: Validity = field(default_factory=Validity)
     completeness: pd.DataFrame | None = None
     errors: list[str] = field(default_factory=list)
+    rate_limited: bool = False
+    auth_failed: bool = False  # a refused key: retrying the step cannot help
 
 
 def consecutive_runs(market: Market, sessions: pd.DatetimeIndex) -> list[pd.DatetimeIndex]:
@@ -96,6 +98,8 @@ def fetch_and_store(
                 for s in run
             ])
             outcome.errors.append(str(exc))
+            outcome.rate_limited |= status == "rate_limited"
+            outcome.auth_failed |= isinstance(exc, AuthError)
             tables.append(completeness(market, timeframe, symbol, run, pd.Series(dtype="int64"), now))
             continue
         frame, outside = assign_sessions(market, timeframe, result.bars, run)

@@ -5,9 +5,13 @@ from __future__ import annotations
 import dagster as dg
 
 OHLCV_GROUP = "ohlcv"
+RATE_LIMITED_TAG = "backfill_pipeline/rate_limited"  # on runs whose fetches hit the rate-limit bound
 CHECK_OHLC_VALID = "ohlc_valid"
+CHECK_UNIQUE = "unique_timestamps"
+CHECK_INSIDE_SESSION = "inside_session"
 CHECK_COMPLETE = "complete"
-OHLCV_CHECKS: tuple[str, ...] = (CHECK_OHLC_VALID, CHECK_COMPLETE)
+CHECK_FRESH = "fresh"
+OHLCV_CHECKS: tuple[str, ...] = (CHECK_OHLC_VALID, CHECK_UNIQUE, CHECK_INSIDE_SESSION, CHECK_COMPLETE, CHECK_FRESH)
 
 
 def ohlcv_key(market: str, timeframe: str) -> dg.AssetKey:
@@ -15,5 +19,49 @@ def ohlcv_key(market: str, timeframe: str) -> dg.AssetKey:
 
 
 def vendor_pool(vendor: str) -> str:
-    """Concurrency pool of the assets that call `vendor` (sized in dagster.yaml)."""
+    """Concurrency pool of the assets that call `vendor` (sized by docker/init_instance.sh;
+    the embedded default gives every pool dagster.yaml's default_limit)."""
     return f"vendor_{vendor}"
+
+
+FEATURES_GROUP = "features"
+MACRO_GROUP = "macro"
+CORPORATE_ACTIONS_GROUP = "corporate_actions"
+CHECK_FEATURES_FINITE = "features_finite"
+CHECK_LOOKBACK = "lookback_available"
+CHECK_MACRO_REQUIRED = "required_fields"
+CHECK_ACTIONS_VALID = "actions_valid"
+MACRO_OBSERVATIONS_KEY = dg.AssetKey(["macro", "fred_observations"])
+MACRO_DAILY_KEY = dg.AssetKey(["macro", "daily"])
+
+
+def features_key(market: str, timeframe: str) -> dg.AssetKey:
+    return dg.AssetKey(["features", market, timeframe])
+
+
+def corporate_actions_key(market: str) -> dg.AssetKey:
+    return dg.AssetKey(["corporate_actions", market])
+
+
+# Automation (backfill_pipeline/automation/): jobs, schedules, sensors and run tags.
+GAP_SENSOR = "gap_fill_48h_sensor"
+UNIVERSE_SENSOR = "universe_sync_sensor"
+WEEKLY_SENSOR = "weekly_rollup_sensor"
+BACKFILL_STATUS_KEY = dg.AssetKey(["reports", "backfill_status"])
+TAG_ORIGIN = "backfill_pipeline/origin"  # schedule | gap_sensor | universe_sync | weekly_rollup | local
+TAG_BATCH = "backfill_pipeline/batch"  # the runs one tick requested, listed together by `status`
+TAG_MARKET = "backfill_pipeline/market"
+
+
+def ohlcv_job_name(market: str) -> str:
+    """The market's OHLCV assets on the configured date grain (1m .. 1d by default)."""
+    return f"{market}_ohlcv_job"
+
+
+def ohlcv_weekly_job_name(market: str) -> str:
+    """The market's 1w asset, when its weekly partitions differ from the configured grain."""
+    return f"{market}_ohlcv_weekly_job"
+
+
+def daily_schedule_name(market: str) -> str:
+    return f"{market}_daily_schedule"

@@ -62,6 +62,15 @@ def ohlcv_partitions(market: Market, grain: str, start: dt.date) -> dg.MultiPart
     )
 
 
+def source_mapping() -> dg.MultiPartitionMapping:
+    """A derived asset reads the source partitions of its own time window and symbol (1w
+    weekly partitions read the daily ones of their week; the default would be identity)."""
+    return dg.MultiPartitionMapping({
+        DATE_DIM: dg.DimensionPartitionMapping(DATE_DIM, dg.TimeWindowPartitionMapping()),
+        SYMBOL_DIM: dg.DimensionPartitionMapping(SYMBOL_DIM, dg.IdentityPartitionMapping()),
+    })
+
+
 def split_key(key: str) -> tuple[str, str]:
     """(date key, symbol) of a multi-partition key such as '2024-01-03|AAPL'."""
     by_dim = getattr(key, "keys_by_dimension", None)

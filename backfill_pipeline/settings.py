@@ -11,12 +11,23 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from backfill_pipeline.automation.config import AutomationConfig
+from backfill_pipeline.features.windows import FeatureWindows
+from backfill_pipeline.macro.series import MacroConfig
 from backfill_pipeline.markets import CALENDAR_START, MARKETS
 from backfill_pipeline.timeframes import DEFAULT_FETCHED, derivation_sources, get_timeframe
 
 GRAINS = ("daily", "weekly", "monthly")
 VENDORS = ("demo", "polygon", "eodhd", "binance")
+# Timeframes each vendor's bar endpoint serves (EODHD intraday: 1m, 5m and 1h only).
+VENDOR_TIMEFRAMES: dict[str, tuple[str, ...]] = {
+    "demo": ("1m", "5m", "15m", "30m", "1h", "4h", "1d"),
+    "polygon": ("1m", "5m", "15m", "30m", "1h", "4h", "1d"),
+    "binance": ("1m", "5m", "15m", "30m", "1h", "4h", "1d"),
+    "eodhd": ("1m", "5m", "1h", "1d"),
+}
 DEFAULT_PARTITIONS_START = dt.date(2020, 1, 1)
+DEFAULT_NO_TRADES_TOLERANCE = 0.05
 
 
 class SettingsError(ValueError):
@@ -29,13 +40,27 @@ class Settings:
     partitions_start: dt.date = DEFAULT_PARTITIONS_START
     fetched: Mapping[str, tuple[str, ...]] | None = None  # market -> fetched timeframes
     vendors: Mapping[str, str] | None = None  # market -> vendor name
-    completeness_min: float = 1.0  # share of expected bars a partition needs to pass
+    # Share of a partition's expected bars that may be missing as no_trades before the
+    # `complete` check warns; keys "" (default), "<market>" or "<market>/<timeframe>".
+    no_trades_tolerance: Mapping[str, float] | None = None
+    freshness_sessions: int = 1  # sessions the newest stored bar may lag the last closed one
+    corporate_actions_vendor: str = "demo"  # BACKFILL_CORPORATE_ACTIONS_VENDOR: demo | polygon
+    features: FeatureWindows = FeatureWindows()  # BACKFILL_FEATURE_WINDOWS, BACKFILL_FEATURE_LOOKBACK_BARS
+    macro: MacroConfig = MacroConfig()  # BACKFILL_MACRO_VENDOR, _REQUIRED, _OPTIONAL, _STALENESS
+    automation: AutomationConfig = AutomationConfig()  # BACKFILL_SCHEDULE_*, BACKFILL_GAP_*, ... (automation/config.py)
 
     def fetched_timeframes(self, market: str) -> tuple[str, ...]:
         return (self.fetched or {}).get(market, DEFAULT_FETCHED)
 
     def vendor(self, market: str) -> str:
         return (self.vendors or {}).get(market, "demo")
+
+    def tolerance(self, market: str, timeframe: str) -> float:
+        table = self.no_trades_tolerance or {}
+        for key in (f"{market}/{timeframe}", market, ""):
+            if key in table:
+                return table[key]
+        return DEFAULT_NO_TRADES_TOLERANCE
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -59,13 +84,70 @@ class Settings:
                     f"BACKFILL_VENDOR_{market.upper()}={vendor!r}: expected one of {', '.join(VENDORS)}"
                 )
             vendors[market] = vendor
+            unserved = set(fetched.get(market, DEFAULT_FETCHED)) - set(VENDOR_TIMEFRAMES[vendor])
+            if unserved:
+                raise SettingsError(
+                    f"vendor {vendor} of {market} does not serve {', '.join(sorted(unserved))}; it serves "
+                    f"{', '.join(VENDOR_TIMEFRAMES[vendor])} (set BACKFILL_FETCHED_TIMEFRAMES_{market.upper()})"
+                )
+        tolerance: dict[str, float] = {}
+        for name, raw in env.items():
+            if name == "BACKFILL_NO_TRADES_TOLERANCE" or name.startswith("BACKFILL_NO_TRADES_TOLERANCE_"):
+                tolerance[_tolerance_key(name)] = _parse_share(name, raw)
+        freshness = _parse_int("BACKFILL_FRESHNESS_SESSIONS", env.get("BACKFILL_FRESHNESS_SESSIONS"), 1)
+        actions_vendor = env.get("BACKFILL_CORPORATE_ACTIONS_VENDOR", "demo").strip().lower()
+        if actions_vendor not in ("demo", "polygon"):
+            raise SettingsError(f"BACKFILL_CORPORATE_ACTIONS_VENDOR={actions_vendor!r}: expected demo or polygon")
         try:
-            completeness_min = float(env.get("BACKFILL_COMPLETENESS_MIN", "1.0"))
-        except ValueError:
-            raise SettingsError("BACKFILL_COMPLETENESS_MIN must be a number between 0 and 1") from None
-        if not 0.0 <= completeness_min <= 1.0:
-            raise SettingsError("BACKFILL_COMPLETENESS_MIN must be a number between 0 and 1")
-        return cls(grain, start, fetched, vendors, completeness_min)
+            features, macro = FeatureWindows.from_env(env), MacroConfig.from_env(env)
+            automation = AutomationConfig.from_env(env)
+        except ValueError as exc:
+            raise SettingsError(str(exc)) from None
+        return cls(
+            partition_grain=grain, partitions_start=start, fetched=fetched, vendors=vendors,
+            no_trades_tolerance=tolerance, freshness_sessions=freshness, corporate_actions_vendor=actions_vendor,
+            features=features, macro=macro, automation=automation,
+        )
+
+
+def _tolerance_key(name: str) -> str:
+    """BACKFILL_NO_TRADES_TOLERANCE[_<MARKET>[_<TIMEFRAME>]] -> "", "<market>" or "<market>/<tf>"."""
+    rest = name.removeprefix("BACKFILL_NO_TRADES_TOLERANCE").strip("_").lower()
+    if not rest:
+        return ""
+    for market in MARKETS:
+        if rest == market:
+            return market
+        if rest.startswith(market + "_"):
+            timeframe = rest[len(market) + 1 :]
+            try:
+                get_timeframe(timeframe)
+            except ValueError as exc:
+                raise SettingsError(f"{name}: {exc}") from None
+            return f"{market}/{timeframe}"
+    raise SettingsError(f"{name}: unknown market in the name; known markets: {', '.join(MARKETS)}")
+
+
+def _parse_share(name: str, raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0.0 <= value <= 1.0:
+        raise SettingsError(f"{name}={raw!r} must be a number between 0 and 1")
+    return value
+
+
+def _parse_int(name: str, raw: str | None, default: int) -> int:
+    if raw is None or not raw.strip():
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise SettingsError(f"{name}={raw!r} must be a whole number >= 0")
+    return value
 
 
 def _parse_date(name: str, raw: str | None, default: dt.date) -> dt.date:

@@ -48,9 +48,9 @@ def warehouse_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[st
     url = request.getfixturevalue("pg_server_url")
     yield url
     engine = sa.create_engine(url)
-    with engine.begin() as conn:
-        for table in ("bars", "fetch_log", "vendor_requests"):
-            conn.exec_driver_sql(f"DROP TABLE IF EXISTS {table}")
+    reflected = sa.MetaData()
+    reflected.reflect(engine)
+    reflected.drop_all(engine)
     engine.dispose()
 
 
@@ -61,3 +61,19 @@ def dagster_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
     monkeypatch.setenv("DAGSTER_HOME", str(home))
     return home
+
+
+@pytest.fixture
+def cli_run(dagster_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """Invoke `backfill-pipeline` in-process against a throwaway home and SQLite warehouse."""
+    from click.testing import CliRunner
+
+    from backfill_pipeline.cli.main import cli
+
+    monkeypatch.setenv("BACKFILL_WAREHOUSE_URL", f"sqlite:///{tmp_path / 'wh.db'}")
+    runner = CliRunner()
+
+    def invoke(*args: str):
+        return runner.invoke(cli, list(args), catch_exceptions=False)
+
+    return invoke

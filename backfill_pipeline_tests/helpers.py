@@ -24,6 +24,7 @@ def materialize(
     end: str | None = None,
     demo: DemoVendorResource | None = None,
     settings: Settings | None = None,
+    extra: list[dg.AssetKey] | None = None,
 ) -> dg.ExecuteInProcessResult:
     defs = build_definitions(settings or Settings())
     tags = {}
@@ -31,9 +32,10 @@ def materialize(
         tags = {"dagster/asset_partition_range_start": start, "dagster/asset_partition_range_end": end}
     return dg.materialize(
         list(defs.assets),  # type: ignore[arg-type]
-        selection=[ohlcv_key(market, tf) for tf in timeframes],
+        selection=[ohlcv_key(market, tf) for tf in timeframes] + (extra or []),
         instance=instance,
-        resources={"warehouse": WarehouseResource(url=warehouse_url), "demo": demo or DemoVendorResource()},
+        resources={**(defs.resources or {}), "warehouse": WarehouseResource(url=warehouse_url),
+                   "demo": demo or DemoVendorResource()},
         partition_key=partition_key,
         tags=tags,
         raise_on_error=False,

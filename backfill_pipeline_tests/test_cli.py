@@ -5,20 +5,12 @@ import sys
 
 import dagster as dg
 import pytest
-from click.testing import CliRunner
 
-from backfill_pipeline.cli.main import cli
 
 
 @pytest.fixture
-def run(dagster_home, tmp_path, monkeypatch):
-    monkeypatch.setenv("BACKFILL_WAREHOUSE_URL", f"sqlite:///{tmp_path / 'wh.db'}")
-    runner = CliRunner()
-
-    def invoke(*args: str):
-        return runner.invoke(cli, list(args), catch_exceptions=False)
-
-    return invoke
+def run(cli_run):
+    return cli_run
 
 
 def _symbols(market: str) -> list[str]:

@@ -16,12 +16,20 @@ def test_definitions_load_with_exact_assets_checks_schedules_and_sensors():
     loaded = defs()  # the @dg.definitions entry point `dagster dev` uses
     graph = _graph(loaded)
     expected_assets = {f"ohlcv/{m}/{tf}" for m in MARKET_NAMES for tf in TIMEFRAME_NAMES}
-    assert {k.to_user_string() for k in graph.get_all_asset_keys()} == expected_assets
-    expected_checks = {(a, c) for a in expected_assets for c in ("ohlc_valid", "complete")}
+    feature_assets = {f"features/{m}/{tf}" for m in MARKET_NAMES for tf in TIMEFRAME_NAMES}
+    other_assets = {"corporate_actions/us_equities", "macro/fred_observations", "macro/daily", "reports/completeness",
+                    "reports/backfill_status"}
+    assert {k.to_user_string() for k in graph.get_all_asset_keys()} == expected_assets | feature_assets | other_assets
+    expected_checks = {(a, c) for a in expected_assets
+                       for c in ("ohlc_valid", "unique_timestamps", "inside_session", "complete", "fresh")}
+    expected_checks |= {(a, c) for a in feature_assets for c in ("features_finite", "lookback_available")}
+    expected_checks |= {("corporate_actions/us_equities", "actions_valid"), ("macro/daily", "required_fields")}
     assert {(k.asset_key.to_user_string(), k.name) for k in graph.asset_check_keys} == expected_checks
     repo = loaded.get_repository_def()
-    assert {s.name for s in repo.schedule_defs} == set()
-    assert {s.name for s in repo.sensor_defs} == set()
+    assert {s.name for s in repo.schedule_defs} == {"us_equities_daily_schedule", "crypto_daily_schedule"}
+    assert {s.name for s in repo.sensor_defs} == {"gap_fill_48h_sensor", "universe_sync_sensor", "weekly_rollup_sensor"}
+    assert {j.name for j in repo.get_all_jobs() if not j.name.startswith("__")} == {
+        f"{m}_ohlcv{kind}_job" for m in MARKET_NAMES for kind in ("", "_weekly")}
     assert len(expected_assets) == 16
 
 
@@ -53,6 +61,18 @@ def test_fetched_timeframes_are_configuration(monkeypatch):
     assert parents["ohlcv/crypto/5m"] == {"ohlcv/crypto/1m"}
 
 
+def test_no_trades_tolerance_is_per_market_and_timeframe():
+    settings = Settings.from_env({
+        "BACKFILL_NO_TRADES_TOLERANCE": "0.1",
+        "BACKFILL_NO_TRADES_TOLERANCE_CRYPTO": "0.2",
+        "BACKFILL_NO_TRADES_TOLERANCE_US_EQUITIES_1M": "0.3",
+    })
+    assert settings.tolerance("us_equities", "1m") == 0.3
+    assert settings.tolerance("us_equities", "5m") == 0.1
+    assert settings.tolerance("crypto", "1m") == 0.2
+    assert Settings().tolerance("crypto", "1m") == 0.05
+
+
 @pytest.mark.parametrize(
     ("name", "value", "message"),
     [
@@ -62,7 +82,10 @@ def test_fetched_timeframes_are_configuration(monkeypatch):
         ("BACKFILL_FETCHED_TIMEFRAMES", "1m,7m", "unknown timeframe '7m'"),
         ("BACKFILL_FETCHED_TIMEFRAMES", "1w", "1w cannot be fetched"),
         ("BACKFILL_VENDOR_CRYPTO", "kraken", "BACKFILL_VENDOR_CRYPTO"),
-        ("BACKFILL_COMPLETENESS_MIN", "1.5", "between 0 and 1"),
+        ("BACKFILL_NO_TRADES_TOLERANCE", "1.5", "between 0 and 1"),
+        ("BACKFILL_NO_TRADES_TOLERANCE_FOREX", "0.1", "unknown market"),
+        ("BACKFILL_NO_TRADES_TOLERANCE_CRYPTO_2M", "0.1", "unknown timeframe '2m'"),
+        ("BACKFILL_FRESHNESS_SESSIONS", "soon", "whole number"),
     ],
 )
 def test_bad_settings_are_named(name, value, message):

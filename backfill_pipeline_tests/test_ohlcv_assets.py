@@ -38,7 +38,11 @@ def test_one_partition(instance, warehouse_url):
     assert [(r["symbol"], r["session"], r["bars"], r["status"], r["finalized"]) for r in log] == [
         ("AAPL", dt.date(2024, 11, 29), 210, "ok", True)]
     checks = _checks(result)
-    assert checks[("1m", "ohlc_valid")].passed and checks[("1m", "complete")].passed
+    assert {name for tf, name in checks} == {"ohlc_valid", "unique_timestamps", "inside_session", "complete", "fresh"}
+    assert all(checks[("1m", name)].passed for name in ("ohlc_valid", "unique_timestamps", "inside_session", "complete"))
+    fresh = checks[("1m", "fresh")]  # a 2024 partition is not the newest session
+    assert not fresh.passed and fresh.severity == dg.AssetCheckSeverity.WARN
+    assert "behind" in fresh.metadata["stale_symbols"].value["AAPL"]
     assert checks[("1m", "complete")].metadata["expected_bars"].value == 210
 
 
@@ -102,7 +106,7 @@ def test_completeness_check_names_short_partitions(instance, warehouse_url):
     for tf, expected in (("1m", 390), ("1h", 7)):
         check = checks[(tf, "complete")]
         assert not check.passed and check.severity == dg.AssetCheckSeverity.WARN
-        assert check.metadata["short_partition_list"].value == [f"AAPL 2024-03-07: 0/{expected}"]
+        assert check.metadata["short_partition_list"].value == [f"AAPL 2024-03-07: 0/{expected} no_trades"]
         assert check.metadata["expected_bars"].value == 3 * expected
     assert checks[("1m", "ohlc_valid")].passed
 

@@ -9,11 +9,12 @@ import click
 import pandas as pd
 
 from backfill_pipeline.cli.params import date_option, market_option, symbols_arg, timeframes_option
-from backfill_pipeline.coverage import coverage_matrix, coverage_table
+from backfill_pipeline.gaps import scan
 from backfill_pipeline.instance import add_symbols, ensure_dagster_home, get_instance
 from backfill_pipeline.markets import MARKETS, Market, last_closed_sessions
+from backfill_pipeline.report import matrix, series_report
 from backfill_pipeline.settings import Settings, SettingsError, redact_url, warehouse_url
-from backfill_pipeline.timeframes import TIMEFRAME_NAMES
+from backfill_pipeline.timeframes import TIMEFRAME_NAMES, derivation_sources
 
 _CRYPTO_QUOTES = ("-USD", "-USDT", "-EUR", "-BTC")
 
@@ -84,12 +85,12 @@ def demo_cmd(days: int, symbols: tuple[str, ...], market: str | None, timeframes
     elapsed = time.perf_counter() - started
 
     warehouse = Warehouse(warehouse_url())
-    tables = [coverage_table(warehouse, MARKETS[n], syms, list(chosen), sessions_by_market[n])
-              for n, syms in universe.items()]
+    tables = [scan(warehouse, MARKETS[n], syms, list(chosen), sessions_by_market[n],
+                   derivation_sources(settings.fetched_timeframes(n))) for n, syms in universe.items()]
     warehouse.dispose()
-    table = pd.concat(tables, ignore_index=True)
+    table = series_report(pd.concat(tables, ignore_index=True))
     click.echo("\nCompleteness % (symbol x timeframe):")
-    click.echo(coverage_matrix(table).to_string(float_format=lambda v: f"{v:.1f}"))
+    click.echo(matrix(table).to_string(float_format=lambda v: f"{v:.1f}"))
     failed = [r for r in runs if not r.success]
     click.echo(
         f"\n{len(runs)} Dagster runs ({len(failed)} failed), {sum(r.bars_written for r in runs)} bars written, "

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import click
 
+from backfill_pipeline.cli.backfill import backfill_cmd
+from backfill_pipeline.cli.bench import bench_cmd
 from backfill_pipeline.cli.demo import demo_cmd
+from backfill_pipeline.cli.read import bars_cmd, macro_cmd
+from backfill_pipeline.cli.report import report_cmd
+from backfill_pipeline.cli.scan import scan_cmd
+from backfill_pipeline.cli.status import history_cmd, status_cmd
 from backfill_pipeline.cli.symbols import symbols_group
 
 
@@ -15,6 +21,14 @@ def cli() -> None:
 
 cli.add_command(symbols_group)
 cli.add_command(demo_cmd)
+cli.add_command(scan_cmd)
+cli.add_command(backfill_cmd)
+cli.add_command(report_cmd)
+cli.add_command(bench_cmd)
+cli.add_command(bars_cmd)
+cli.add_command(macro_cmd)
+cli.add_command(status_cmd)
+cli.add_command(history_cmd)
 
 
 def main() -> None:

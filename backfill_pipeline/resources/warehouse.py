@@ -19,8 +19,11 @@ class WarehouseResource(dg.ConfigurableResource):
     url: str | None = None
     _warehouse: Warehouse | None = PrivateAttr(default=None)
 
+    def resolved_url(self) -> str:
+        return self.url or warehouse_url()
+
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
-        self._warehouse = Warehouse(self.url or warehouse_url())
+        self._warehouse = Warehouse(self.resolved_url())
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
         if self._warehouse is not None:
@@ -29,5 +32,5 @@ class WarehouseResource(dg.ConfigurableResource):
 
     def get(self) -> Warehouse:
         if self._warehouse is None:  # used outside a run (sensors, CLI)
-            self._warehouse = Warehouse(self.url or warehouse_url())
+            self._warehouse = Warehouse(self.resolved_url())
         return self._warehouse

@@ -10,30 +10,40 @@ import io
 from collections.abc import Iterable
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from sqlalchemy.engine import Connection
 
 from backfill_pipeline.warehouse.schema import BAR_INSERT_COLUMNS, bars
 
 
+def _nullable(values: list[Any], missing: Any) -> list[Any]:
+    return [None if m else v for v, m in zip(values, missing, strict=True)]
+
+
 def bar_rows(market: str, timeframe: str, symbol: str, frame: pd.DataFrame) -> list[tuple[Any, ...]]:
     """Rows in BAR_INSERT_COLUMNS order as plain Python values (None for missing)."""
     n = len(frame)
     ts = frame["ts"].dt.tz_convert("UTC").astype("datetime64[ns, UTC]").astype("int64") // 1_000_000_000
-    session = pd.to_datetime(frame["session"]).dt.strftime("%Y-%m-%d")
-    vwap = frame["vwap"].astype("float64")
-    vwap_obj = vwap.astype(object).where(vwap.notna(), None)
+    codes, days = pd.factorize(pd.to_datetime(frame["session"]))  # few sessions, many bars
+    session = np.asarray([f"{d:%Y-%m-%d}" for d in days], dtype=object)[codes]
+    vwap = frame["vwap"].to_numpy(dtype="float64", na_value=float("nan"))
+    vwap_missing = pd.isna(vwap)
+    vwap_list = _nullable(vwap.tolist(), vwap_missing) if vwap_missing.any() else vwap.tolist()
     trades = frame["trades"].astype("Int64")
-    trades_obj = trades.astype(object).where(trades.notna(), None)
+    trades_missing = trades.isna().to_numpy()
+    trades_list = trades.to_numpy(dtype="int64", na_value=0).tolist()
+    if trades_missing.any():
+        trades_list = _nullable(trades_list, trades_missing)
     columns: list[Iterable[Any]] = [
         [market] * n,
         [symbol] * n,
         [timeframe] * n,
         ts.tolist(),
         session.tolist(),
-        *(frame[c].astype("float64").tolist() for c in ("open", "high", "low", "close", "volume")),
-        vwap_obj.tolist(),
-        [None if v is None else int(v) for v in trades_obj.tolist()],
+        *(frame[c].to_numpy(dtype="float64").tolist() for c in ("open", "high", "low", "close", "volume")),
+        vwap_list,
+        trades_list,
     ]
     return list(zip(*columns, strict=True))
 

@@ -32,6 +32,20 @@ BAR_INSERT_COLUMNS: tuple[str, ...] = (
     "market", "symbol", "timeframe", "ts", "session", "open", "high", "low", "close", "volume", "vwap", "trades",
 )
 
+# Bars per (series, session), maintained in the same transaction as `bars`, so gap scans
+# read one row per symbol-session instead of aggregating millions of bars.
+bar_sessions = sa.Table(
+    "bar_sessions",
+    metadata,
+    sa.Column("market", sa.String(32), primary_key=True),
+    sa.Column("timeframe", sa.String(8), primary_key=True),
+    sa.Column("symbol", sa.String(32), primary_key=True),
+    sa.Column("session", sa.Date, primary_key=True),
+    sa.Column("bars", sa.Integer, nullable=False),
+    sa.Column("first_ts", sa.BigInteger, nullable=False),
+    sa.Column("last_ts", sa.BigInteger, nullable=False),
+)
+
 # One row per fetched partition slice (symbol x timeframe x session) per attempt.
 fetch_log = sa.Table(
     "fetch_log",

@@ -18,8 +18,9 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from backfill_pipeline.warehouse import schema_derived  # noqa: F401  (registers its tables on metadata)
 from backfill_pipeline.warehouse.bulk import insert_bars
-from backfill_pipeline.warehouse.schema import bars, fetch_log, metadata, vendor_requests
+from backfill_pipeline.warehouse.schema import bar_sessions, bars, fetch_log, metadata, vendor_requests
 
 _IN_CHUNK = 500
 
@@ -53,12 +54,34 @@ def series_lock_key(*parts: str) -> int:
     return int.from_bytes(digest, "big", signed=True)
 
 
+def session_stats(market: str, timeframe: str, symbol: str, frame: pd.DataFrame) -> list[dict[str, Any]]:
+    epoch = frame["ts"].dt.tz_convert("UTC").astype("datetime64[ns, UTC]").astype("int64") // 1_000_000_000
+    grouped = epoch.groupby(pd.to_datetime(frame["session"]).to_numpy()).agg(["size", "min", "max"])
+    return [
+        {"market": market, "timeframe": timeframe, "symbol": symbol, "session": session.date(),
+         "bars": int(n), "first_ts": int(lo), "last_ts": int(hi)}
+        for session, n, lo, hi in zip(grouped.index, grouped["size"], grouped["min"], grouped["max"], strict=True)
+    ]
+
+
 class Warehouse:
     def __init__(self, url: str):
         self.url = url
         self.engine = _engine(url)
         self.is_sqlite = self.engine.dialect.name == "sqlite"
+        had_stats = sa.inspect(self.engine).has_table(bar_sessions.name)
         metadata.create_all(self.engine)
+        if not had_stats:
+            self.rebuild_session_stats()
+
+    def rebuild_session_stats(self) -> None:
+        """Recompute `bar_sessions` from `bars` (for warehouses written before it existed)."""
+        columns = [bars.c.market, bars.c.timeframe, bars.c.symbol, bars.c.session]
+        select = sa.select(*columns, sa.func.count(), sa.func.min(bars.c.ts), sa.func.max(bars.c.ts)).group_by(*columns)
+        with self.transaction() as conn:
+            conn.execute(bar_sessions.delete())
+            conn.execute(bar_sessions.insert().from_select(
+                ["market", "timeframe", "symbol", "session", "bars", "first_ts", "last_ts"], select))
 
     def dispose(self) -> None:
         self.engine.dispose()
@@ -95,16 +118,19 @@ class Warehouse:
         """Replace the bars of `symbol` in `sessions` by `frame` (which has a `session` column)."""
         with self.transaction() as conn:
             self._lock_series(conn, market, timeframe, symbol)
-            for i in range(0, len(sessions), _IN_CHUNK):
-                conn.execute(
-                    bars.delete().where(
-                        bars.c.market == market,
-                        bars.c.timeframe == timeframe,
-                        bars.c.symbol == symbol,
-                        bars.c.session.in_(list(sessions[i : i + _IN_CHUNK])),
+            for table in (bars, bar_sessions):
+                for i in range(0, len(sessions), _IN_CHUNK):
+                    conn.execute(
+                        table.delete().where(
+                            table.c.market == market,
+                            table.c.timeframe == timeframe,
+                            table.c.symbol == symbol,
+                            table.c.session.in_(list(sessions[i : i + _IN_CHUNK])),
+                        )
                     )
-                )
             written = insert_bars(conn, market, timeframe, symbol, frame) if len(frame) else 0
+            if written:
+                conn.execute(bar_sessions.insert(), session_stats(market, timeframe, symbol, frame))
             if fetch_rows:
                 conn.execute(fetch_log.insert(), list(fetch_rows))
             if request_rows:
@@ -149,23 +175,64 @@ class Warehouse:
         first_session: dt.date,
         last_session: dt.date,
         symbols: Sequence[str] | None = None,
+        recount: bool = False,
     ) -> pd.DataFrame:
-        """Stored bars per (symbol, session): one GROUP BY, never a query per symbol-day."""
-        query = (
-            sa.select(bars.c.symbol, bars.c.session, sa.func.count().label("bars"))
-            .where(
-                bars.c.market == market,
-                bars.c.timeframe == timeframe,
-                bars.c.session >= first_session,
-                bars.c.session <= last_session,
+        """Stored bars per (symbol, session), never a query per symbol-day.
+
+        From the `bar_sessions` summary kept in step with every write; `recount=True`
+        aggregates `bars` itself (GROUP BY), for auditing the summary.
+        """
+        if recount:
+            query = (
+                sa.select(bars.c.symbol, bars.c.session, sa.func.count().label("bars"))
+                .where(
+                    bars.c.market == market,
+                    bars.c.timeframe == timeframe,
+                    bars.c.session >= first_session,
+                    bars.c.session <= last_session,
+                )
+                .group_by(bars.c.symbol, bars.c.session)
             )
-            .group_by(bars.c.symbol, bars.c.session)
-        )
+            column = bars.c.symbol
+        else:
+            query = sa.select(bar_sessions.c.symbol, bar_sessions.c.session, bar_sessions.c.bars).where(
+                bar_sessions.c.market == market,
+                bar_sessions.c.timeframe == timeframe,
+                bar_sessions.c.session >= first_session,
+                bar_sessions.c.session <= last_session,
+            )
+            column = bar_sessions.c.symbol
         if symbols is not None:
-            query = query.where(bars.c.symbol.in_(list(symbols)))
+            query = query.where(column.in_(list(symbols)))
         with self.engine.connect() as conn:
             rows = conn.execute(query).all()
         frame = pd.DataFrame(rows, columns=["symbol", "session", "bars"])
         frame["session"] = pd.to_datetime(frame["session"]).astype("datetime64[ns]")
         frame["bars"] = frame["bars"].astype("int64")
+        return frame
+
+    def latest_sessions(self, market: str, timeframe: str, symbols: Sequence[str]) -> dict[str, dt.date]:
+        """Newest stored session per symbol (symbols with no bars are absent)."""
+        query = (
+            sa.select(bar_sessions.c.symbol, sa.func.max(bar_sessions.c.session))
+            .where(bar_sessions.c.market == market, bar_sessions.c.timeframe == timeframe,
+                   bar_sessions.c.symbol.in_(list(symbols)))
+            .group_by(bar_sessions.c.symbol)
+        )
+        with self.engine.connect() as conn:
+            return {symbol: pd.Timestamp(day).date() for symbol, day in conn.execute(query).all()}
+
+    def series_bounds(self, market: str, first: dt.date, last: dt.date) -> pd.DataFrame:
+        """First and last stored bar (UTC) per (symbol, timeframe) within the sessions."""
+        query = (
+            sa.select(bar_sessions.c.symbol, bar_sessions.c.timeframe,
+                      sa.func.min(bar_sessions.c.first_ts), sa.func.max(bar_sessions.c.last_ts))
+            .where(bar_sessions.c.market == market, bar_sessions.c.session >= first, bar_sessions.c.session <= last)
+            .group_by(bar_sessions.c.symbol, bar_sessions.c.timeframe)
+        )
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        frame = pd.DataFrame(rows, columns=["symbol", "timeframe", "first_ts", "last_ts"])
+        for col in ("first_ts", "last_ts"):
+            frame[col] = pd.to_datetime(frame[col].astype("int64"), unit="s", utc=True)
         return frame

@@ -1,0 +1,1 @@
+"""Benchmarks: commands that measure the pipeline against local servers (not tests)."""

@@ -1,0 +1,161 @@
+"""Benchmark: an end-to-end backfill from a local Polygon server, against the raw write ceiling.
+
+    backfill-pipeline bench backfill [--symbols 50 --days 252] [--sqlite-only] [--pg-admin-url URL]
+
+N symbols x D sessions of 1m bars (plus every derived timeframe) are backfilled through
+Dagster (ranged in-process runs against a throwaway instance, the same assets and write
+path as production) from a local server speaking Polygon's wire format with no rate
+limit, into SQLite and into PostgreSQL. Printed per database: wall time, bars written and
+bars/s, Dagster runs, requests against the floor, and the raw write ceiling measured in
+the same run: the same rows bulk-loaded (executemany / COPY, one transaction per series)
+into an empty copy of the table without the pipeline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import multiprocessing
+import os
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import dagster as dg
+import pandas as pd
+import sqlalchemy as sa
+
+from backfill_pipeline.markets import get_market, last_closed_sessions
+from backfill_pipeline.warehouse.schema import bars, vendor_requests
+from backfill_pipeline.warehouse.store import Warehouse
+
+DEFAULT_PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+POLYGON_PAGE = 50_000
+EXTENDED_MINUTES = 16 * 60
+
+
+def _serve(ready: multiprocessing.Queue, stop: multiprocessing.Event) -> None:  # type: ignore[type-arg]
+    from backfill_pipeline.vendors.fake_polygon import FakePolygon
+
+    with FakePolygon() as server:
+        ready.put(server.url)
+        stop.wait()
+
+
+def pipeline(url: str, server_url: str, symbols: list[str], sessions: pd.DatetimeIndex,
+             grain: str = "daily") -> dict[str, float]:
+    from backfill_pipeline.automation.config import AutomationConfig
+    from backfill_pipeline.definitions import build_definitions
+    from backfill_pipeline.local_runs import materialize_range
+    from backfill_pipeline.resources.http_vendors import PolygonResource
+    from backfill_pipeline.resources.warehouse import WarehouseResource
+    from backfill_pipeline.settings import Settings
+
+    market = get_market("us_equities")
+    os.environ.update({"POLYGON_BASE_URL": server_url, "POLYGON_API_KEYS": "bench-key", "BACKFILL_WAREHOUSE_URL": url})
+    settings = Settings(partition_grain=grain, partitions_start=sessions[0].date().replace(day=1),
+                        vendors={"us_equities": "polygon"}, automation=AutomationConfig(fetch_retries=0))
+    # the published free-plan limit (5/min) would dominate; the server has none
+    defs = build_definitions(settings)
+    warehouse = WarehouseResource(url=url)
+    polygon = PolygonResource(warehouse=warehouse, api_keys=dg.EnvVar("POLYGON_API_KEYS"),
+                              requests_per_window=100_000, window_seconds=1.0)
+    defs = dg.Definitions(assets=defs.assets, resources={**(defs.resources or {}), "warehouse": warehouse,
+                                                         "polygon": polygon})
+    Warehouse(url).dispose()  # create the schema outside the timed part
+    with tempfile.TemporaryDirectory() as home, dg.instance_for_test(temp_dir=home) as instance:
+        instance.add_dynamic_partitions(market.symbols_partitions_name, symbols)
+        started = time.perf_counter()
+        summaries = materialize_range(defs, instance, settings, market, symbols, sessions)
+        wall = time.perf_counter() - started
+    failed = [s for s in summaries if not s.success]
+    if failed:
+        raise SystemExit(f"{len(failed)} benchmark run(s) failed: {[s.assets for s in failed]}")
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        written = conn.execute(sa.select(sa.func.count()).select_from(bars)).scalar_one()
+        one_minute = conn.execute(sa.select(sa.func.count()).select_from(bars).where(bars.c.timeframe == "1m")).scalar_one()
+        requests = conn.execute(sa.select(sa.func.count()).select_from(vendor_requests)).scalar_one()
+    engine.dispose()
+    floor = len(symbols) * (math.ceil(len(sessions) * EXTENDED_MINUTES / POLYGON_PAGE) + 1)  # 1m pages + one 1d page
+    return {"wall": wall, "bars": written, "bars_1m": one_minute, "runs": len(summaries), "requests": requests,
+            "floor": floor}
+
+
+def raw_ceiling(url: str) -> tuple[int, float]:
+    """Bulk-load the pipeline's rows into an empty copy of `bars`, one transaction per series."""
+    from backfill_pipeline.warehouse.bulk import insert_bars
+
+    source = Warehouse(url)
+    with source.engine.connect() as conn:
+        series = conn.execute(sa.select(bars.c.market, bars.c.timeframe, bars.c.symbol).distinct()).all()
+    frames = []
+    for market, timeframe, symbol in series:
+        frame = source.read_bars(market, timeframe, symbol, pd.Timestamp.min.date(), pd.Timestamp.max.date())
+        frames.append((market, timeframe, symbol, frame))
+    with source.transaction() as conn:
+        conn.execute(bars.delete())
+    total, started = 0, time.perf_counter()
+    for market, timeframe, symbol, frame in frames:
+        with source.transaction() as conn:
+            total += insert_bars(conn, market, timeframe, symbol, frame)
+    elapsed = time.perf_counter() - started
+    source.dispose()
+    return total, elapsed
+
+
+def run(label: str, url: str, server_url: str, symbols: list[str], sessions: pd.DatetimeIndex, grain: str) -> None:
+    result = pipeline(url, server_url, symbols, sessions, grain)
+    rate = result["bars"] / result["wall"]
+    print(f"[{label}, {grain} partitions] end to end: {result['wall']:.1f} s wall, {result['bars']:,.0f} bars written "
+          f"({result['bars_1m']:,.0f} 1m + derived), {rate:,.0f} bars/s, {result['runs']:.0f} Dagster runs, "
+          f"{result['requests']:.0f} requests vs floor {result['floor']:.0f}")
+    rows, seconds = raw_ceiling(url)
+    ceiling = rows / seconds
+    print(f"[{label}] raw write ceiling: {rows:,} bars in {seconds:.1f} s = {ceiling:,.0f} bars/s; "
+          f"end to end / ceiling = {rate / ceiling:.2f}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="backfill-pipeline bench backfill", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--symbols", type=int, default=50)
+    parser.add_argument("--days", type=int, default=252, help="closed XNYS sessions (252 = one year)")
+    parser.add_argument("--sqlite-only", action="store_true")
+    parser.add_argument("--grain", choices=["daily", "weekly", "monthly"], default="daily",
+                        help="date partition grain (BACKFILL_PARTITION_GRAIN); Dagster records events per partition")
+    parser.add_argument("--pg-admin-url", default=DEFAULT_PG_ADMIN)
+    args = parser.parse_args(argv)
+    symbols = [f"S{i:03d}" for i in range(args.symbols)]
+    sessions = last_closed_sessions(get_market("us_equities"), args.days)
+    print(f"{args.symbols} symbols x {len(sessions)} sessions of 1m bars ({sessions[0]:%Y-%m-%d}.."
+          f"{sessions[-1]:%Y-%m-%d}) + 5m 15m 30m 1h 4h 1d 1w, local Polygon server, no rate limit")
+    ctx = multiprocessing.get_context("spawn")
+    ready, stop = ctx.Queue(), ctx.Event()
+    server = ctx.Process(target=_serve, args=(ready, stop), daemon=True)  # its own core: JSON is CPU work
+    server.start()
+    try:
+        server_url = ready.get(timeout=60)
+        with tempfile.TemporaryDirectory() as tmp:
+            run("sqlite", f"sqlite:///{Path(tmp) / 'bench.db'}", server_url, symbols, sessions, args.grain)
+        if not args.sqlite_only:
+            name = f"bp_bench_{uuid.uuid4().hex[:8]}"
+            admin = sa.create_engine(args.pg_admin_url, isolation_level="AUTOCOMMIT")
+            with admin.connect() as conn:
+                conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+            try:
+                url = sa.engine.make_url(args.pg_admin_url).set(database=name).render_as_string(hide_password=False)
+                run("postgresql", url, server_url, symbols, sessions, args.grain)
+            finally:
+                with admin.connect() as conn:
+                    conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                admin.dispose()
+    finally:
+        stop.set()
+        server.join(10)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,35 @@
+"""`backfill-pipeline bench <name> [args]`: the project's benchmarks (commands that print figures)."""
+
+from __future__ import annotations
+
+import importlib
+
+import click
+
+BENCHMARKS = {
+    "scan": ("backfill_pipeline.bench.scan", "gap scan of N symbols x D sessions of 1m bars (SQLite, PostgreSQL)"),
+    "vendors": ("backfill_pipeline.bench.vendors", "Polygon backfill against a rate-limited local server, 1 vs 4 processes"),
+    "sensor": ("backfill_pipeline.bench.sensor_tick", "one gap-fill sensor tick over a large universe"),
+    "backfill": ("backfill_pipeline.bench.backfill", "end-to-end backfill from a local Polygon server, vs the raw write ceiling"),
+}
+
+
+@click.command("bench", add_help_option=False,
+               context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@click.argument("name", type=click.Choice(sorted(BENCHMARKS)))
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def bench_cmd(name: str, args: tuple[str, ...]) -> None:
+    """Run a benchmark; `bench NAME --help` lists its options.
+
+    \b
+    scan      gap scan of N symbols x D sessions of 1m bars (SQLite, PostgreSQL)
+    vendors   Polygon backfill against a rate-limited local server, 1 vs 4 processes
+    sensor    one gap-fill sensor tick over a large universe
+    backfill  end-to-end backfill from a local Polygon server, vs the raw write ceiling
+    """
+    module_name, _ = BENCHMARKS[name]
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError:
+        raise click.ClickException(f"benchmark {name!r} is not built yet ({module_name})") from None
+    raise SystemExit(module.main(list(args)))

@@ -1,0 +1,1 @@
+"""Corporate actions: sources, storage and price adjustment (no Dagster)."""

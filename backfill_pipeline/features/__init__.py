@@ -1,0 +1,1 @@
+"""Features derived from stored bars (pure computations and their storage; no Dagster)."""

@@ -1,0 +1,164 @@
+"""Gap classification: why each expected bar is missing, from the grid, the stored bars
+and the fetch log.
+
+Classes of a (symbol, timeframe, session):
+- complete:     every expected bar is stored and the last fetch was final;
+- no_trades:    fetched after the vendor finalised it, and the vendor had no bar (normal
+                for thin symbols; tolerated up to a configured share);
+- not_fetched:  no successful fetch covers it (or, for a derived timeframe, it has not
+                been resampled since its source was stored);
+- unfinalized:  fetched before the vendor's finalisation delay: must be fetched again;
+- vendor_error: the last fetch failed (error or rate limited).
+Only not_fetched, unfinalized and vendor_error are gaps to fill.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+
+from backfill_pipeline.calendar_grid import expected_counts
+from backfill_pipeline.markets import Market
+from backfill_pipeline.resample import week_labels
+from backfill_pipeline.warehouse.schema import fetch_log
+from backfill_pipeline.warehouse.store import Warehouse
+
+COMPLETE, NO_TRADES, NOT_FETCHED, UNFINALIZED, VENDOR_ERROR = (
+    "complete", "no_trades", "not_fetched", "unfinalized", "vendor_error")
+FILLABLE: tuple[str, ...] = (NOT_FETCHED, UNFINALIZED, VENDOR_ERROR)
+GAP_CLASSES: tuple[str, ...] = (NO_TRADES, *FILLABLE)
+# When classes combine (a week of sessions), the one that most needs action wins.
+_SEVERITY = {COMPLETE: 0, NO_TRADES: 1, NOT_FETCHED: 2, UNFINALIZED: 3, VENDOR_ERROR: 4}
+GRID_COLUMNS = ["market", "symbol", "timeframe", "session", "expected", "present", "gap_class"]
+
+
+def latest_fetches(
+    warehouse: Warehouse, market: str, timeframe: str, first: dt.date, last: dt.date,
+    symbols: Sequence[str] | None = None,
+) -> pd.DataFrame:
+    """The last fetch-log row of each (symbol, session): status, finalized, bars logged."""
+    last_ids = (
+        sa.select(sa.func.max(fetch_log.c.id).label("id"))
+        .where(fetch_log.c.market == market, fetch_log.c.timeframe == timeframe,
+               fetch_log.c.session >= first, fetch_log.c.session <= last)
+        .group_by(fetch_log.c.symbol, fetch_log.c.session)
+    )
+    if symbols is not None:
+        last_ids = last_ids.where(fetch_log.c.symbol.in_(list(symbols)))
+    sub = last_ids.subquery()
+    query = sa.select(fetch_log.c.symbol, fetch_log.c.session, fetch_log.c.status, fetch_log.c.finalized,
+                      fetch_log.c.bars.label("logged")).join(sub, fetch_log.c.id == sub.c.id)
+    with warehouse.engine.connect() as conn:
+        rows = conn.execute(query).all()
+    frame = pd.DataFrame(rows, columns=["symbol", "session", "status", "finalized", "logged"])
+    frame["session"] = pd.to_datetime(frame["session"]).astype("datetime64[ns]")
+    frame["finalized"] = frame["finalized"].astype(bool)
+    return frame
+
+
+def _grid(market: Market, timeframe: str, symbols: Sequence[str], sessions: pd.DatetimeIndex,
+          now: pd.Timestamp | None) -> pd.DataFrame:
+    targets = sessions
+    if timeframe == "1w" and len(sessions):
+        targets = pd.DatetimeIndex(week_labels(market, pd.Series(sessions)).unique())
+    expected = expected_counts(market, timeframe, targets, now)
+    expected = expected[expected > 0]
+    index = pd.MultiIndex.from_product([list(symbols), expected.index], names=["symbol", "session"])
+    grid = pd.DataFrame({"expected": np.tile(expected.to_numpy(), len(symbols))}, index=index).reset_index()
+    grid["session"] = grid["session"].astype("datetime64[ns]")
+    return grid
+
+
+def classify_fetched(grid: pd.DataFrame, fetches: pd.DataFrame) -> pd.Series:
+    merged = grid.merge(fetches, on=["symbol", "session"], how="left")
+    fetched = merged["status"].notna()
+    ok = merged["status"] == "ok"
+    short = merged["present"] < merged["expected"]
+    lost = ok & (merged["logged"].fillna(0) > merged["present"])
+    unfinal = ok & ~merged["finalized"].fillna(False).astype(bool)
+    return pd.Series(np.select(
+        [unfinal, ~short, ~fetched | lost, ~ok, short],
+        [UNFINALIZED, COMPLETE, NOT_FETCHED, VENDOR_ERROR, NO_TRADES],
+        default=COMPLETE,
+    ), index=grid.index)
+
+
+def classify_derived(market: Market, timeframe: str, grid: pd.DataFrame, source: pd.DataFrame) -> pd.Series:
+    """A derived bar is missing for its source's reason, or because it was not resampled."""
+    src = source[["symbol", "session", "present", "gap_class"]].rename(
+        columns={"present": "src_present", "gap_class": "src_class"})
+    if timeframe == "1w":
+        src = src.assign(session=week_labels(market, src["session"]).to_numpy(),
+                         sev=src["src_class"].map(_SEVERITY))
+        src = src.sort_values("sev").groupby(["symbol", "session"], as_index=False).agg(
+            src_present=("src_present", "sum"), src_class=("src_class", "last"))
+    merged = grid.merge(src, on=["symbol", "session"], how="left")
+    src_class = merged["src_class"].fillna(NOT_FETCHED)
+    short = merged["present"] < merged["expected"]
+    return pd.Series(np.select(
+        [src_class == UNFINALIZED, ~short, src_class.isin([NOT_FETCHED, VENDOR_ERROR]),
+         (merged["present"] == 0) & (merged["src_present"].fillna(0) > 0), src_class == NO_TRADES],
+        [UNFINALIZED, COMPLETE, src_class, NOT_FETCHED, NO_TRADES],
+        default=NOT_FETCHED,
+    ), index=grid.index)
+
+
+def scan(
+    warehouse: Warehouse,
+    market: Market,
+    symbols: Sequence[str],
+    timeframes: Sequence[str],
+    sessions: pd.DatetimeIndex,
+    sources: dict[str, str | None],
+    now: pd.Timestamp | None = None,
+    recount: bool = False,
+    progress: Callable[[str], None] | None = None,
+) -> pd.DataFrame:
+    """Every expected (symbol, timeframe, session) with its counts and gap class.
+
+    One summary query and one fetch-log query per timeframe; grids are vectorised.
+    Source timeframes of derived ones are scanned too (they explain derived gaps).
+    """
+    if len(sessions) == 0 or not symbols:
+        return pd.DataFrame(columns=GRID_COLUMNS)
+    needed: list[str] = []
+    for tf in timeframes:  # a timeframe's source chain comes first
+        chain = [tf]
+        while sources.get(chain[-1]):
+            chain.append(sources[chain[-1]])  # type: ignore[arg-type]
+        for item in reversed(chain):
+            if item not in needed:
+                needed.append(item)
+    results: dict[str, pd.DataFrame] = {}
+    for i, tf in enumerate(needed, start=1):
+        if progress:
+            progress(f"scanning {market.name} {tf} ({i}/{len(needed)}): {len(symbols)} symbols x {len(sessions)} sessions")
+        grid = _grid(market, tf, symbols, sessions, now)
+        # a 1w grid starts at its week's first session, which may come before `sessions`
+        bounds = grid["session"] if len(grid) else pd.Series(sessions)
+        first, last = bounds.min().date(), bounds.max().date()
+        counts = warehouse.bar_counts(market.name, tf, first, last, list(symbols), recount=recount)
+        grid = grid.merge(counts, on=["symbol", "session"], how="left")
+        grid["present"] = grid.pop("bars").fillna(0).astype("int64")
+        source = sources.get(tf)
+        if source is None:
+            grid["gap_class"] = classify_fetched(grid, latest_fetches(warehouse, market.name, tf, first, last, symbols))
+        else:
+            grid["gap_class"] = classify_derived(market, tf, grid, results[source])
+        grid["market"], grid["timeframe"] = market.name, tf
+        results[tf] = grid[GRID_COLUMNS]
+    return pd.concat([results[tf] for tf in timeframes], ignore_index=True)
+
+
+def summarize(table: pd.DataFrame) -> dict[str, int]:
+    missing = (table["expected"] - table["present"]).clip(lower=0)
+    out = {"partitions": len(table), "complete": int((table["gap_class"] == COMPLETE).sum())}
+    for cls in GAP_CLASSES:
+        out[cls] = int((table["gap_class"] == cls).sum())
+    out["missing_bars"] = int(missing.sum())
+    out["missing_bars_to_fill"] = int(missing[table["gap_class"].isin(FILLABLE)].sum())
+    return out

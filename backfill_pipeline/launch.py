@@ -1,0 +1,99 @@
+"""Turn gap entries into a Dagster asset backfill: a plan, then a launch.
+
+A launch creates a real asset backfill (the UI's Backfills page shows it; the daemon runs
+it with the assets' single-run backfill policies and it can be re-executed from failure
+there), either through the webserver's GraphQL API or, without a webserver, by adding it
+to the instance directly.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import dagster as dg
+import pandas as pd
+
+from backfill_pipeline.calendar_grid import expected_counts
+from backfill_pipeline.gap_file import GapEntry
+from backfill_pipeline.ingest import consecutive_runs
+from backfill_pipeline.local_runs import date_key
+from backfill_pipeline.markets import get_market
+from backfill_pipeline.names import ohlcv_key
+from backfill_pipeline.partitions import effective_grain, multi_key
+from backfill_pipeline.settings import Settings
+from backfill_pipeline.timeframes import derivation_sources
+
+# Bars per request of each vendor's bar endpoint (demo: one request per call).
+PAGE_BARS = {"polygon": 50_000, "binance": 1_000, "eodhd": 120 * 390, "demo": 0}
+BACKFILL_TAG = "backfill_pipeline/source"
+
+
+@dataclass
+class Plan:
+    partitions: dict[str, list[str]]  # asset key -> partition keys
+    runs_estimate: int
+    requests_estimate: int
+
+    @property
+    def partition_count(self) -> int:
+        return sum(len(v) for v in self.partitions.values())
+
+
+def _level(sources: dict[str, str | None], timeframe: str) -> int:
+    depth = 0
+    while sources.get(timeframe):
+        timeframe, depth = sources[timeframe], depth + 1  # type: ignore[assignment]
+    return depth
+
+
+def plan(entries: Iterable[GapEntry], settings: Settings) -> Plan:
+    partitions: dict[str, set[str]] = defaultdict(set)
+    sessions: dict[tuple[str, str, str], set[pd.Timestamp]] = defaultdict(set)
+    run_groups: set[tuple[str, int, str]] = set()
+    for e in entries:
+        grain = effective_grain(settings.partition_grain, e.timeframe)
+        key = ohlcv_key(e.market, e.timeframe).to_user_string()
+        partitions[key].add(str(multi_key(date_key(grain, pd.Timestamp(e.session)), e.symbol)))
+        sources = derivation_sources(settings.fetched_timeframes(e.market))
+        run_groups.add((e.market, _level(sources, e.timeframe), e.symbol))
+        if sources[e.timeframe] is None:
+            sessions[(e.market, e.timeframe, e.symbol)].add(pd.Timestamp(e.session))
+    requests = 0
+    for (market_name, timeframe, _symbol), days in sessions.items():
+        market = get_market(market_name)
+        page = PAGE_BARS.get(settings.vendor(market_name), 0)
+        for run in consecutive_runs(market, pd.DatetimeIndex(sorted(days))):
+            bars = int(expected_counts(market, timeframe, run, pd.Timestamp.max.tz_localize("UTC")).sum())
+            requests += max(1, math.ceil(bars / page)) if page else 1
+    return Plan({k: sorted(v) for k, v in sorted(partitions.items())}, len(run_groups), requests)
+
+
+def launch_in_instance(instance: dg.DagsterInstance, defs: dg.Definitions, the_plan: Plan, title: str) -> str:
+    """Add an asset backfill to the instance; the daemon (dagster dev / dagster-daemon) runs it."""
+    from dagster._core.definitions.assets.graph.asset_graph_subset import AssetGraphSubset
+    from dagster._core.definitions.events import AssetKeyPartitionKey
+    from dagster._core.execution.backfill import PartitionBackfill
+    from dagster._core.utils import make_new_backfill_id
+
+    graph = defs.get_repository_def().asset_graph
+    wanted = {
+        AssetKeyPartitionKey(dg.AssetKey.from_user_string(key), pk)
+        for key, keys in the_plan.partitions.items() for pk in keys
+    }
+    subset = AssetGraphSubset.from_asset_partition_set(wanted, graph)
+    backfill = PartitionBackfill.from_asset_graph_subset(
+        backfill_id=make_new_backfill_id(),
+        backfill_timestamp=time.time(),
+        tags={BACKFILL_TAG: "cli"},
+        dynamic_partitions_store=instance,
+        asset_graph_subset=subset,
+        title=title,
+        description=f"{the_plan.partition_count} partitions launched by backfill-pipeline",
+        run_config=None,
+    )
+    instance.add_backfill(backfill)
+    return backfill.backfill_id

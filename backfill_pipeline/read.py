@@ -1,0 +1,165 @@
+"""Data out without SQL: bars (raw or adjusted), features and the daily macro table as DataFrames.
+
+    from backfill_pipeline.read import read_bars, read_macro
+    bars = read_bars("AAPL", "1h", "2024-03-01", "2024-03-28", adjust="all")
+
+Dates are inclusive session dates. Every bad input raises ReadError naming the problem.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+
+import pandas as pd
+import sqlalchemy as sa
+
+from backfill_pipeline.corporate_actions.adjust import ADJUST_MODES, adjust_bars
+from backfill_pipeline.corporate_actions.store import has_corporate_actions, load_events
+from backfill_pipeline.features.store import read_features as _read_features
+from backfill_pipeline.macro.series import MacroConfig
+from backfill_pipeline.macro.store import read_daily
+from backfill_pipeline.markets import MARKETS, get_market
+from backfill_pipeline.settings import warehouse_url
+from backfill_pipeline.timeframes import get_timeframe
+from backfill_pipeline.warehouse.schema import bars
+from backfill_pipeline.warehouse.store import Warehouse
+
+DateLike = dt.date | str
+
+
+class ReadError(ValueError):
+    pass
+
+
+def parse_range(start: DateLike, end: DateLike) -> tuple[dt.date, dt.date]:
+    def one(value: DateLike, name: str) -> dt.date:
+        if isinstance(value, dt.datetime):
+            return value.date()
+        if isinstance(value, dt.date):
+            return value
+        try:
+            return dt.date.fromisoformat(str(value))
+        except ValueError:
+            raise ReadError(f"{name} {value!r} is not a date (YYYY-MM-DD)") from None
+
+    first, last = one(start, "start"), one(end, "end")
+    if first > last:
+        raise ReadError(f"start {first} is after end {last}")
+    return first, last
+
+
+def _open(url: str | None) -> Warehouse:
+    return Warehouse(url or warehouse_url())
+
+
+def _resolve_market(wh: Warehouse, symbol: str, timeframe: str, market: str | None) -> str:
+    """The market given (validated), else the one market that stores bars of `symbol`."""
+    if market is not None:
+        try:
+            return get_market(market).name
+        except ValueError as exc:
+            raise ReadError(str(exc)) from None
+    query = sa.select(bars.c.market).where(bars.c.symbol == symbol, bars.c.timeframe == timeframe).distinct()
+    with wh.engine.connect() as conn:
+        found = sorted(r[0] for r in conn.execute(query))
+    if not found:
+        raise ReadError(f"unknown symbol {symbol!r}: no {timeframe} bars are stored for it in any market "
+                        f"({', '.join(MARKETS)})")
+    if len(found) > 1:
+        raise ReadError(f"symbol {symbol!r} has bars in several markets ({', '.join(found)}): pass a market")
+    return found[0]
+
+
+def _check_symbol(wh: Warehouse, market: str, symbol: str, timeframe: str) -> None:
+    query = sa.select(bars.c.ts).where(bars.c.market == market, bars.c.symbol == symbol,
+                                       bars.c.timeframe == timeframe).limit(1)
+    with wh.engine.connect() as conn:
+        if conn.execute(query).first() is None:
+            raise ReadError(f"unknown symbol {symbol!r} in {market}: no {timeframe} bars are stored for it")
+
+
+def read_bars(
+    symbol: str, timeframe: str, start: DateLike, end: DateLike, *, market: str | None = None,
+    adjust: str | bool = "raw", url: str | None = None,
+) -> pd.DataFrame:
+    """Bars of sessions start..end: ts (UTC bar start), session, open, high, low, close, volume, vwap, trades.
+
+    adjust: "raw" (as traded), "splits" (split-adjusted) or "all" (splits and dividends);
+    True means "all". Adjusted frames add `price_factor`, the factor applied to each bar.
+    A dividend's factor needs the stored 1d close before its ex-date; dividends without one
+    are left out and listed in `frame.attrs["skipped_dividends"]`.
+    """
+    mode = "all" if adjust is True else "raw" if adjust is False else adjust
+    if mode not in ADJUST_MODES:
+        raise ReadError(f"unknown adjustment {adjust!r}; expected one of {', '.join(ADJUST_MODES)}")
+    try:
+        get_timeframe(timeframe)
+    except ValueError as exc:
+        raise ReadError(str(exc)) from None
+    symbol = symbol.strip().upper()
+    first, last = parse_range(start, end)
+    wh = _open(url)
+    try:
+        name = _resolve_market(wh, symbol, timeframe, market)
+        _check_symbol(wh, name, symbol, timeframe)
+        frame = wh.read_bars(name, timeframe, symbol, first, last)
+        skipped: list[str] = []
+        if mode != "raw" and has_corporate_actions(MARKETS[name]):
+            events = load_events(wh, name, symbol)
+            adjusted = adjust_bars(frame, events, mode)
+            ratio = adjusted["close"] / frame["close"]
+            frame = adjusted.assign(price_factor=ratio.to_numpy())
+            skipped = events.skipped if mode == "all" else []
+        elif mode != "raw":
+            frame = frame.assign(price_factor=1.0)
+    finally:
+        wh.dispose()
+    frame = frame.reset_index(drop=True)
+    frame.attrs["skipped_dividends"] = skipped  # dividends with no stored 1d close before their ex-date
+    return frame
+
+
+def read_features(
+    symbol: str, timeframe: str, start: DateLike, end: DateLike, *, market: str | None = None, url: str | None = None,
+) -> pd.DataFrame:
+    """Stored features of sessions start..end (see assets/features.py for their definitions)."""
+    try:
+        get_timeframe(timeframe)
+    except ValueError as exc:
+        raise ReadError(str(exc)) from None
+    symbol = symbol.strip().upper()
+    first, last = parse_range(start, end)
+    wh = _open(url)
+    try:
+        name = _resolve_market(wh, symbol, timeframe, market)
+        return _read_features(wh, name, timeframe, symbol, first, last)
+    finally:
+        wh.dispose()
+
+
+def read_macro(start: DateLike, end: DateLike, *, url: str | None = None, long: bool = False) -> pd.DataFrame:
+    """The daily macro table for sessions start..end.
+
+    Wide (default): one row per session, for each field its value and `<field>_date` (the
+    date of the observation it comes from). long=True: the stored rows with status and age.
+    """
+    first, last = parse_range(start, end)
+    wh = _open(url)
+    try:
+        table = read_daily(wh, first, last)
+    finally:
+        wh.dispose()
+    if long:
+        return table
+    try:  # configured order (required first); fields no longer configured follow by name
+        configured = [f.field for f in MacroConfig.from_env(os.environ).fields()]
+    except ValueError:
+        configured = []
+    present = set(table["field"])
+    fields = [f for f in configured if f in present] + sorted(present - set(configured))
+    values = table.pivot(index="date", columns="field", values="value").reindex(columns=fields)
+    dates = table.pivot(index="date", columns="field", values="observation_date").reindex(columns=fields)
+    wide = pd.concat([values, dates.add_suffix("_date")], axis=1)
+    ordered = [c for f in fields for c in (f, f"{f}_date")]
+    return wide.loc[:, ordered].rename_axis(columns=None).reset_index()

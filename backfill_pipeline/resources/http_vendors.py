@@ -1,0 +1,129 @@
+"""Resources of the paid/real vendors: configuration only.
+
+Each builds its client per run with the rate limiter that belongs to the warehouse (a
+SQLite file beside it, or tables in the PostgreSQL warehouse), so every run and step
+process of the instance shares one budget per key. Keys come from the environment
+(comma-separated pools) through dg.EnvVar and never reach run config, logs or metadata.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import ClassVar
+
+import dagster as dg
+from pydantic import Field, PrivateAttr
+
+from backfill_pipeline.markets import Market
+from backfill_pipeline.resources.warehouse import WarehouseResource
+from backfill_pipeline.vendors.base import BarsClient
+from backfill_pipeline.vendors.client import ClientOptions
+from backfill_pipeline.vendors.keys import parse_key_list
+from backfill_pipeline.vendors.limits import Rate, VendorLimits, default_limits
+from backfill_pipeline.vendors.ratelimit import RateLimiter
+from backfill_pipeline.vendors.retry import RetryPolicy
+
+
+class HttpVendorResource(dg.ConfigurableResource):
+    """Shared knobs: base URL (default: $<VENDOR>_BASE_URL or the vendor's own), limits, retries."""
+
+    warehouse: WarehouseResource
+    base_url: str | None = None
+    requests_per_window: int | None = None  # override the published limit per key
+    window_seconds: float | None = None
+    max_wait_seconds: float | None = None  # wait for budget this long, then fail as rate limited
+    max_attempts: int = 6
+    backoff_base_seconds: float = 1.0
+    timeout_seconds: float = 30.0
+    _limiter: RateLimiter | None = PrivateAttr(default=None)
+
+    vendor_name: ClassVar[str] = ""
+
+    def _env_base_url(self) -> str | None:
+        return self.base_url or os.environ.get(f"{self.vendor_name.upper()}_BASE_URL") or None
+
+    def _limits(self) -> VendorLimits:
+        limits = default_limits(self.vendor_name)
+        if self.requests_per_window:
+            window = self.window_seconds or limits.rates[0].window_s
+            limits = VendorLimits((Rate(self.requests_per_window, window),), limits.max_wait_seconds)
+        if self.max_wait_seconds is not None:
+            limits = VendorLimits(limits.rates, self.max_wait_seconds)
+        return limits
+
+    def options(self) -> ClientOptions:
+        if self._limiter is None:
+            self._limiter = RateLimiter.for_warehouse(self.warehouse.resolved_url())
+        return ClientOptions(
+            limiter=self._limiter,
+            limits=self._limits(),
+            retry=RetryPolicy(max_attempts=self.max_attempts, backoff_base_s=self.backoff_base_seconds),
+            timeout_s=self.timeout_seconds,
+        )
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        if self._limiter is not None:
+            self._limiter.close()
+            self._limiter = None
+
+    def client(self, market: Market) -> BarsClient:
+        raise NotImplementedError
+
+
+def _keys(vendor: str, raw: str) -> list[str]:
+    keys = parse_key_list(raw)
+    if not keys:
+        raise dg.Failure(f"{vendor.upper()}_API_KEYS holds no key (comma-separated list expected)")
+    return keys
+
+
+class PolygonResource(HttpVendorResource):
+    """Polygon aggregates (stocks, ETFs, crypto as X:BTCUSD); 5 requests/min per key by default."""
+
+    api_keys: str = Field(repr=False, description="Comma-separated keys; wire with dg.EnvVar('POLYGON_API_KEYS').")
+    vendor_name: ClassVar[str] = "polygon"
+    extended_hours: bool = False
+
+    def client(self, market: Market) -> BarsClient:
+        from backfill_pipeline.vendors.polygon import PolygonClient
+
+        kwargs = {"base_url": url} if (url := self._env_base_url()) else {}
+        return PolygonClient(_keys("polygon", self.api_keys), market=market, options=self.options(),
+                             extended_hours=self.extended_hours, **kwargs)
+
+
+class EodhdResource(HttpVendorResource):
+    """EODHD intraday (1m/5m/1h) and EOD bars; 1000 requests/min and 100k calls/day per key."""
+
+    api_keys: str = Field(repr=False, description="Comma-separated keys; wire with dg.EnvVar('EODHD_API_KEYS').")
+    vendor_name: ClassVar[str] = "eodhd"
+
+    def client(self, market: Market) -> BarsClient:
+        from backfill_pipeline.vendors.eodhd import EodhdClient
+
+        kwargs = {"base_url": url} if (url := self._env_base_url()) else {}
+        return EodhdClient(_keys("eodhd", self.api_keys), market=market, options=self.options(), **kwargs)
+
+
+class BinanceResource(HttpVendorResource):
+    """Binance spot klines (crypto; BTC-USD maps to BTCUSDT); limited per IP, so no keys."""
+
+    vendor_name: ClassVar[str] = "binance"
+
+    def client(self, market: Market) -> BarsClient:
+        from backfill_pipeline.vendors.binance import BinanceClient
+
+        kwargs = {"base_url": url} if (url := self._env_base_url()) else {}
+        return BinanceClient(market=market, options=self.options(), **kwargs)
+
+
+def vendor_resources(vendors: set[str], warehouse: WarehouseResource) -> dict[str, dg.ConfigurableResource]:
+    """The resources of the vendors the settings use (a vendor nobody uses needs no key)."""
+    out: dict[str, dg.ConfigurableResource] = {}
+    if "polygon" in vendors:
+        out["polygon"] = PolygonResource(warehouse=warehouse, api_keys=dg.EnvVar("POLYGON_API_KEYS"))
+    if "eodhd" in vendors:
+        out["eodhd"] = EodhdResource(warehouse=warehouse, api_keys=dg.EnvVar("EODHD_API_KEYS"))
+    if "binance" in vendors:
+        out["binance"] = BinanceResource(warehouse=warehouse)
+    return out

@@ -1,0 +1,48 @@
+"""Macro source resources: configuration only; each builds a MacroSource per run.
+
+The resource key is `macro` whichever implementation BACKFILL_MACRO_VENDOR picks, so the
+macro assets never name a vendor.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import dagster as dg
+from pydantic import Field
+
+from backfill_pipeline.macro.demo import DemoMacroSource
+from backfill_pipeline.macro.series import MacroConfig
+from backfill_pipeline.macro.source import MacroSource
+from backfill_pipeline.resources.http_vendors import HttpVendorResource
+from backfill_pipeline.resources.warehouse import WarehouseResource
+from backfill_pipeline.vendors.keys import parse_key_list
+
+
+class DemoMacroResource(dg.ConfigurableResource):
+    """Offline FRED look-alike: deterministic series with FRED's holes ("." on holidays)."""
+
+    seed: int = 0
+
+    def source(self) -> MacroSource:
+        return DemoMacroSource(self.seed)
+
+
+class FredMacroResource(HttpVendorResource):
+    """FRED (api.stlouisfed.org): one request per series per backfill range, through the
+    shared rate limiter (120 requests/min per key by default); keys from FRED_API_KEYS."""
+
+    api_keys: str = Field(repr=False, description="Comma-separated keys; wire with dg.EnvVar('FRED_API_KEYS').")
+    vendor_name: ClassVar[str] = "fred"
+
+    def source(self) -> MacroSource:
+        from backfill_pipeline.vendors.fred import FredClient  # deferred: HTTP stack only when used
+
+        kwargs = {"base_url": url} if (url := self._env_base_url()) else {}
+        return FredClient(parse_key_list(self.api_keys), options=self.options(), **kwargs)
+
+
+def macro_resource(config: MacroConfig, warehouse: WarehouseResource) -> dg.ConfigurableResource:
+    if config.vendor == "fred":
+        return FredMacroResource(warehouse=warehouse, api_keys=dg.EnvVar("FRED_API_KEYS"))
+    return DemoMacroResource()

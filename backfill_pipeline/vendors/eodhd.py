@@ -1,0 +1,160 @@
+"""EODHD: intraday /api/intraday/{TICKER} and end-of-day /api/eod/{TICKER}.
+
+Intraday serves only 1m, 5m and 1h, and caps the span of one request (120 days of 1m,
+600 of 5m, 7200 of 1h), so a range is cut into back-to-back spans of that size: the
+request floor for this vendor. An intraday request costs 5 "API calls" of the daily
+quota (its limiter weight); an EOD request costs 1. Bars are final 2-3 hours after the
+close. EOD open/high/low/close are raw (adjusted_close is ignored: adjustment happens
+on read); EODHD reports EOD volume split-adjusted.
+
+Tickers: AAPL.US (share classes with a dash: BRK-B.US), crypto BTC-USD.CC.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import httpx
+import pandas as pd
+
+from ..markets import Market, get_market
+from .base import empty_bars, normalize_bars
+from .client import ClientOptions, HttpClientBase
+from .results import VendorFetchResult
+from .symbols import eodhd_ticker
+from .trace import FetchTrace
+from .windows import clip_and_dedupe, describe_window, fixed_chunks, regular_session_mask, to_label, to_utc
+
+DEFAULT_BASE_URL = "https://eodhd.com"
+INTRADAY_MAX_DAYS: dict[str, int] = {"1m": 120, "5m": 600, "1h": 7200}
+INTRADAY_WEIGHT = 5
+EOD_WEIGHT = 1
+_FIELDS = ("open", "high", "low", "close")
+
+
+def _quota_exhausted(response: httpx.Response) -> float | None:
+    """EODHD answers 402 once a key's daily calls are spent; the quota resets at midnight
+    GMT, so the key is parked until then (other keys of the pool carry on)."""
+    if response.status_code != 402:
+        return None
+    now = pd.Timestamp.now(tz="UTC")
+    return (now.normalize() + pd.Timedelta(days=1) - now).total_seconds()
+
+
+class EodhdClient(HttpClientBase):
+    vendor = "eodhd"
+    finalization_delay = pd.Timedelta(hours=3)
+
+    def __init__(
+        self,
+        api_keys: Sequence[str],
+        *,
+        base_url: str = DEFAULT_BASE_URL,
+        options: ClientOptions | None = None,
+        market: Market | str | None = None,
+        extended_hours: bool = False,
+    ):
+        super().__init__(base_url, api_keys, "api_token", options, throttle_seconds=_quota_exhausted)
+        self.market = get_market(market) if isinstance(market, str) else market
+        self.extended_hours = extended_hours
+
+    def fetch_bars(
+        self,
+        symbol: str,
+        timeframe: str,
+        start: pd.Timestamp,
+        end: pd.Timestamp,
+        *,
+        market: Market | str | None = None,
+        extended_hours: bool | None = None,
+    ) -> VendorFetchResult:
+        mkt = self._market(symbol, market)
+        ticker = eodhd_ticker(symbol, mkt)
+        trace = FetchTrace()
+        if timeframe == "1d":
+            lo, hi = to_label(start), to_label(end)
+            bars = self._eod(ticker, symbol, lo, hi, trace) if lo < hi else empty_bars()
+            bars = clip_and_dedupe(bars, lo.tz_localize("UTC"), hi.tz_localize("UTC"))
+        elif timeframe in INTRADAY_MAX_DAYS:
+            lo, hi = to_utc(start), to_utc(end)
+            frames = [
+                self._intraday(ticker, symbol, timeframe, c0, c1, trace)
+                for c0, c1 in fixed_chunks(lo, hi, pd.Timedelta(days=INTRADAY_MAX_DAYS[timeframe]))
+            ]
+            bars = clip_and_dedupe(pd.concat(frames, ignore_index=True) if frames else empty_bars(), lo, hi)
+            keep_extended = self.extended_hours if extended_hours is None else extended_hours
+            if not mkt.is_24_7 and not keep_extended:
+                bars = bars.loc[regular_session_mask(mkt, bars["ts"])].reset_index(drop=True)
+        else:
+            served = ", ".join([*INTRADAY_MAX_DAYS, "1d"])
+            raise ValueError(f"eodhd: timeframe {timeframe!r} is not served; use one of {served}")
+        out = normalize_bars(bars) if len(bars) else empty_bars()
+        return VendorFetchResult.from_trace(out, trace)
+
+    def _intraday(
+        self, ticker: str, symbol: str, timeframe: str, lo: pd.Timestamp, hi: pd.Timestamp, trace: FetchTrace
+    ) -> pd.DataFrame:
+        window = describe_window(timeframe, lo, hi)
+        params: dict[str, str | int] = {
+            "interval": timeframe,
+            "from": int(lo.timestamp()),
+            "to": int(hi.timestamp()) - 1,  # `to` is inclusive: stop before the next window
+            "fmt": "json",
+        }
+        reply = self._http.get_json(
+            f"/api/intraday/{ticker}", params, symbol=symbol, window=window, trace=trace, weight=INTRADAY_WEIGHT
+        )
+        rows = self._rows(reply.body, symbol, window, ("timestamp", *_FIELDS))
+        if rows.empty:
+            return empty_bars()
+        return pd.DataFrame(
+            {
+                "ts": pd.to_datetime(rows["timestamp"].astype("int64"), unit="s", utc=True),
+                **{c: rows[c] for c in _FIELDS},
+                "volume": rows["volume"] if "volume" in rows else float("nan"),
+            }
+        )
+
+    def _eod(self, ticker: str, symbol: str, lo: pd.Timestamp, hi: pd.Timestamp, trace: FetchTrace) -> pd.DataFrame:
+        window = describe_window("1d", lo, hi)
+        params: dict[str, str | int] = {
+            "from": lo.strftime("%Y-%m-%d"),
+            "to": (hi - pd.Timedelta(days=1)).strftime("%Y-%m-%d"),
+            "period": "d",
+            "fmt": "json",
+        }
+        reply = self._http.get_json(
+            f"/api/eod/{ticker}", params, symbol=symbol, window=window, trace=trace, weight=EOD_WEIGHT
+        )
+        rows = self._rows(reply.body, symbol, window, ("date", *_FIELDS))
+        if rows.empty:
+            return empty_bars()
+        return pd.DataFrame(
+            {
+                "ts": pd.to_datetime(rows["date"], format="%Y-%m-%d").dt.tz_localize("UTC"),
+                **{c: rows[c] for c in _FIELDS},
+                "volume": rows["volume"] if "volume" in rows else float("nan"),
+            }
+        )
+
+    def _rows(self, body: object, symbol: str, window: str, required: tuple[str, ...]) -> pd.DataFrame:
+        """The body's rows; an empty list is a real "no bars", anything but a list is an error."""
+        if not isinstance(body, list):
+            detail = ""
+            if isinstance(body, dict):
+                detail = str(body.get("message") or body.get("error") or body.get("errors") or "")[:200]
+            raise self._page_error(symbol, window, f"expected a JSON list, got {type(body).__name__} {detail}".strip())
+        if not body:
+            return pd.DataFrame()
+        if not all(isinstance(r, dict) for r in body):
+            raise self._page_error(symbol, window, "rows are not JSON objects")
+        frame = pd.DataFrame.from_records(body)
+        missing = set(required) - set(frame.columns)
+        if missing:
+            raise self._page_error(symbol, window, f"rows lack fields {sorted(missing)}")
+        for col in (*_FIELDS, "volume"):
+            if col in frame:
+                frame[col] = pd.to_numeric(frame[col], errors="coerce")
+        # EODHD sometimes sends a row with null prices for an interval without trades:
+        # that is "no bar", not a bar of NaNs.
+        return frame.dropna(subset=list(_FIELDS)).reset_index(drop=True)

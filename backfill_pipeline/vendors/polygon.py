@@ -1,0 +1,201 @@
+"""Polygon.io (Massive) aggregates: /v2/aggs/ticker/{ticker}/range/{mult}/{timespan}/{from}/{to}.
+
+Requests are planned from the page size: `limit` caps the *base* (minute) aggregates a
+response covers at 50000, and Polygon returns pre- and after-market minutes (04:00-20:00
+New York, 960 per session), so a request covers ~52 sessions: one year of 1m bars is
+5 requests. Each planned window ends at a New York midnight, so windows never overlap;
+if a window still overflows, we follow `next_url` (a cursor; we add the key again, and the
+link is re-rooted on our base URL so the key only goes to the configured host).
+
+A minute without trades has no bar. Daily bars are stamped midnight New York by Polygon;
+we label them with the session date at 00:00 UTC. Bars are unadjusted by default: raw
+bars stay raw, adjustment happens on read (corporate actions: see polygon_reference).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pandas as pd
+
+from ..markets import Market, get_market
+from .base import empty_bars, normalize_bars
+from .client import ClientOptions, HttpClientBase
+from .polygon_reference import PolygonReferenceMixin
+from .results import VendorFetchResult
+from .symbols import polygon_ticker
+from .trace import FetchTrace
+from .windows import clip_and_dedupe, day_chunks, describe_window, regular_session_mask, to_label, to_utc
+
+DEFAULT_BASE_URL = "https://api.polygon.io"
+MAX_PAGE_LIMIT = 50_000
+EXTENDED_MINUTES_PER_SESSION = 16 * 60
+TIMESPANS: dict[str, tuple[int, str]] = {
+    "1m": (1, "minute"),
+    "5m": (5, "minute"),
+    "15m": (15, "minute"),
+    "30m": (30, "minute"),
+    "1h": (1, "hour"),
+    "4h": (4, "hour"),
+    "1d": (1, "day"),
+}
+_MAX_PAGES_PER_WINDOW = 1_000  # a cursor loop must end in an error, not run forever
+
+
+class PolygonClient(PolygonReferenceMixin, HttpClientBase):
+    vendor = "polygon"
+    # After-hours trading runs to 20:00 New York (4 h after the close) and free plans are
+    # 15 min delayed; late-reported trades may still amend bars until then.
+    finalization_delay = pd.Timedelta(hours=4, minutes=30)
+
+    def __init__(
+        self,
+        api_keys: Sequence[str],
+        *,
+        base_url: str = DEFAULT_BASE_URL,
+        options: ClientOptions | None = None,
+        market: Market | str | None = None,
+        adjusted: bool = False,
+        extended_hours: bool = False,
+        page_limit: int = MAX_PAGE_LIMIT,
+    ):
+        if not 1 <= page_limit <= MAX_PAGE_LIMIT:
+            raise ValueError(f"page_limit must be within 1..{MAX_PAGE_LIMIT}")
+        super().__init__(base_url, api_keys, "apiKey", options, body_request_id="request_id")
+        self.market = get_market(market) if isinstance(market, str) else market
+        self.adjusted = adjusted
+        self.extended_hours = extended_hours
+        self.page_limit = page_limit
+
+    def fetch_bars(
+        self,
+        symbol: str,
+        timeframe: str,
+        start: pd.Timestamp,
+        end: pd.Timestamp,
+        *,
+        market: Market | str | None = None,
+        extended_hours: bool | None = None,
+    ) -> VendorFetchResult:
+        """Bars with start <= ts < end. For us_equities intraday, regular-session bars only
+        unless extended_hours (argument, else the client's setting)."""
+        if timeframe not in TIMESPANS:
+            raise ValueError(f"polygon: timeframe {timeframe!r} is not fetched; use one of {', '.join(TIMESPANS)}")
+        mkt = self._market(symbol, market)
+        ticker = polygon_ticker(symbol, mkt)
+        multiplier, timespan = TIMESPANS[timeframe]
+        trace = FetchTrace()
+        if timeframe == "1d":
+            lo, hi = to_label(start), to_label(end)
+            frames = []
+            if lo < hi:
+                window = describe_window(timeframe, lo, hi)
+                last = (hi - pd.Timedelta(days=1)).strftime("%Y-%m-%d")
+                frames = self._aggs(ticker, symbol, multiplier, timespan, lo.strftime("%Y-%m-%d"), last, window, trace)
+            bars = _daily_labels(_concat(frames), mkt)
+            bars = clip_and_dedupe(bars, lo.tz_localize("UTC"), hi.tz_localize("UTC"))
+        else:
+            lo, hi = to_utc(start), to_utc(end)
+            per_session = EXTENDED_MINUTES_PER_SESSION if not mkt.is_24_7 else 24 * 60
+            frames = []
+            plan = day_chunks(mkt, lo, hi, lambda is_session: per_session if is_session else 0, self.page_limit)
+            for c0, c1 in plan:
+                window = describe_window(timeframe, c0, c1)
+                frm, to = str(_ms(c0)), str(_ms(c1) - 1)  # `to` is inclusive: stop 1 ms short
+                frames += self._aggs(ticker, symbol, multiplier, timespan, frm, to, window, trace)
+            bars = clip_and_dedupe(_concat(frames), lo, hi)
+            keep_extended = self.extended_hours if extended_hours is None else extended_hours
+            if not mkt.is_24_7 and not keep_extended:
+                bars = bars.loc[regular_session_mask(mkt, bars["ts"])].reset_index(drop=True)
+        out = normalize_bars(bars) if len(bars) else empty_bars()
+        return VendorFetchResult.from_trace(out, trace)
+
+    def _aggs(
+        self,
+        ticker: str,
+        symbol: str,
+        multiplier: int,
+        timespan: str,
+        frm: str,
+        to: str,
+        window: str,
+        trace: FetchTrace,
+    ) -> list[pd.DataFrame]:
+        url = f"/v2/aggs/ticker/{ticker}/range/{multiplier}/{timespan}/{frm}/{to}"
+        params: dict[str, str | int] = {
+            "adjusted": "true" if self.adjusted else "false",
+            "sort": "asc",
+            "limit": self.page_limit,
+        }
+        frames: list[pd.DataFrame] = []
+        seen_links: set[str] = set()
+        for _ in range(_MAX_PAGES_PER_WINDOW):
+            reply = self._http.get_json(url, params, symbol=symbol, window=window, trace=trace, rows_key="results")
+            frame, next_url = self._parse_aggs(reply.body, symbol, window)
+            if len(frame):
+                frames.append(frame)
+            if not next_url:
+                return frames
+            # next_url carries the cursor (and the query it encodes); only the key is re-added.
+            link = str(self._http.resolve(next_url))
+            if link in seen_links:
+                raise self._page_error(symbol, window, "next_url repeated a cursor already followed")
+            seen_links.add(link)
+            url, params = link, {}
+        raise self._page_error(symbol, window, f"more than {_MAX_PAGES_PER_WINDOW} pages in one window")
+
+    def _parse_aggs(self, body: object, symbol: str, window: str) -> tuple[pd.DataFrame, str | None]:
+        if not isinstance(body, dict):
+            raise self._page_error(symbol, window, f"unexpected body type {type(body).__name__}")
+        status = body.get("status")
+        if status not in ("OK", "DELAYED"):
+            detail = body.get("error") or body.get("message") or ""
+            raise self._page_error(symbol, window, f"status {status!r} {detail}".strip())
+        results = body.get("results")
+        count = body.get("resultsCount")
+        next_url = body.get("next_url") or None
+        if not results:
+            # Only an explicit OK with resultsCount 0 means "no bars in this window"; a
+            # DELAYED page, a missing count or a count > 0 without results is a broken page.
+            if status == "OK" and count == 0 and results in (None, []):
+                return pd.DataFrame(), next_url
+            raise self._page_error(symbol, window, f"empty page (status {status}, resultsCount {count!r})")
+        if not isinstance(results, list) or (count is not None and count != len(results)):
+            got = len(results) if isinstance(results, list) else type(results).__name__
+            raise self._page_error(symbol, window, f"resultsCount {count!r} but {got} results (truncated page)")
+        frame = pd.DataFrame.from_records(results)
+        missing = {"t", "o", "h", "l", "c", "v"} - set(frame.columns)
+        if missing:
+            raise self._page_error(symbol, window, f"results lack fields {sorted(missing)}")
+        out = pd.DataFrame(
+            {
+                "ts": pd.to_datetime(frame["t"].astype("int64"), unit="ms", utc=True),
+                "open": frame["o"],
+                "high": frame["h"],
+                "low": frame["l"],
+                "close": frame["c"],
+                "volume": frame["v"],
+                "vwap": frame["vw"] if "vw" in frame else float("nan"),
+                "trades": pd.array(frame["n"], dtype="Int64") if "n" in frame else pd.NA,
+            }
+        )
+        return out, next_url
+
+
+def _ms(ts: pd.Timestamp) -> int:
+    return int(ts.value // 1_000_000)
+
+
+def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    if not frames:
+        return empty_bars()
+    return pd.concat(frames, ignore_index=True)
+
+
+def _daily_labels(frame: pd.DataFrame, market: Market) -> pd.DataFrame:
+    """Polygon stamps a day at its midnight in New York (or UTC for crypto); we label
+    the session date at 00:00 UTC, whatever the vendor's convention."""
+    if frame.empty:
+        return frame
+    local_day = frame["ts"].dt.tz_convert(market.timezone).dt.tz_localize(None).dt.normalize()
+    return frame.assign(ts=local_day.dt.tz_localize("UTC"))

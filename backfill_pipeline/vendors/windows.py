@@ -1,0 +1,97 @@
+"""Time-window helpers shared by the clients: UTC coercion, request planning, session filters."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+
+from ..markets import Market, session_bounds, sessions_in_range
+
+Window = tuple[pd.Timestamp, pd.Timestamp]
+
+
+def to_utc(ts: pd.Timestamp | str) -> pd.Timestamp:
+    """A UTC instant; tz-naive input is taken to be UTC already."""
+    ts = pd.Timestamp(ts)
+    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+
+
+def to_label(ts: pd.Timestamp | str) -> pd.Timestamp:
+    """A daily session label as tz-naive midnight (labels are dates, whatever tz they carry)."""
+    ts = pd.Timestamp(ts)
+    if ts.tzinfo is not None:
+        ts = ts.tz_localize(None)
+    return ts.normalize()
+
+
+def describe_window(timeframe: str, start: pd.Timestamp, end: pd.Timestamp) -> str:
+    fmt = "%Y-%m-%d" if timeframe in ("1d", "1w") else "%Y-%m-%dT%H:%MZ"
+    return f"{timeframe} [{start.strftime(fmt)}, {end.strftime(fmt)})"
+
+
+def fixed_chunks(start: pd.Timestamp, end: pd.Timestamp, span: pd.Timedelta) -> list[Window]:
+    """[start, end) cut into back-to-back windows of at most `span`; no overlap, no gap."""
+    out: list[Window] = []
+    lo = start
+    while lo < end:
+        hi = min(lo + span, end)
+        out.append((lo, hi))
+        lo = hi
+    return out
+
+
+def day_chunks(
+    market: Market, start: pd.Timestamp, end: pd.Timestamp, units_per_day: Callable[[bool], int], budget: int
+) -> list[Window]:
+    """[start, end) cut at local midnights into windows whose expected size fits `budget`.
+
+    Each calendar day of the market's timezone costs units_per_day(is_session); days are
+    grouped greedily, so a non-session day costs nothing and joins its neighbours. A single
+    day larger than the budget gets a window of its own (the vendor then paginates).
+    """
+    if start >= end:
+        return []
+    tz = market.timezone
+    first = start.tz_convert(tz).date()
+    last = end.tz_convert(tz).date()
+    days = pd.date_range(first, last, freq="D")
+    sessions = set(sessions_in_range(market, first, last)) if not market.is_24_7 else set(days)
+    cuts: list[pd.Timestamp] = []
+    used = 0
+    for day in days:
+        cost = units_per_day(day in sessions)
+        if used > 0 and used + cost > budget:
+            cut = day.tz_localize(tz).tz_convert("UTC")
+            if start < cut < end:
+                cuts.append(cut)
+            used = 0
+        used += cost
+    bounds = [start, *cuts, end]
+    return list(zip(bounds[:-1], bounds[1:], strict=True))
+
+
+def regular_session_mask(market: Market, ts: pd.Series) -> np.ndarray:
+    """True where a bar starts inside a session's [open, close) (DST and early closes included)."""
+    if market.is_24_7 or ts.empty:
+        return np.ones(len(ts), dtype=bool)
+    local = ts.dt.tz_convert(market.timezone)
+    sessions = sessions_in_range(market, local.min().date(), local.max().date())
+    if len(sessions) == 0:
+        return np.zeros(len(ts), dtype=bool)
+    opens, closes = session_bounds(market, sessions)
+    open_ns = opens.to_numpy(dtype="datetime64[ns]").astype("int64")
+    close_ns = closes.to_numpy(dtype="datetime64[ns]").astype("int64")
+    values = ts.dt.tz_convert("UTC").to_numpy(dtype="datetime64[ns]").astype("int64")
+    idx = np.searchsorted(open_ns, values, side="right") - 1
+    inside = idx >= 0
+    inside[inside] = values[inside] < close_ns[idx[inside]]
+    return inside
+
+
+def clip_and_dedupe(frame: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
+    """Bars with start <= ts < end, one per ts (the first one a vendor sent wins)."""
+    keep = (frame["ts"] >= start) & (frame["ts"] < end)
+    out = frame.loc[keep]
+    return out.drop_duplicates(subset="ts", keep="first").reset_index(drop=True)

@@ -1,0 +1,90 @@
+"""Tables derived from bars or fetched beside them: features, macro indicators, corporate actions.
+
+They live on the same `metadata` as `bars`, so `Warehouse` creates them with the rest.
+Conventions follow `bars`: `ts` is epoch seconds (UTC bar start), `session` the exchange
+session, and a NULL feature or macro value means "not defined here" (warm-up, stale,
+missing at the source), never zero.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from backfill_pipeline.warehouse.schema import metadata
+
+FEATURE_COLUMNS: tuple[str, ...] = (
+    "close_adj", "ret", "log_ret", "realized_vol", "atr", "ema_fast", "ema_slow", "trend_spread", "trend_slope",
+    "volume_z",
+)
+
+# One row per bar of ohlcv/<market>/<timeframe>, computed on split-adjusted prices.
+features = sa.Table(
+    "features",
+    metadata,
+    sa.Column("market", sa.String(32), primary_key=True),
+    sa.Column("symbol", sa.String(32), primary_key=True),
+    sa.Column("timeframe", sa.String(8), primary_key=True),
+    sa.Column("ts", sa.BigInteger, primary_key=True),
+    sa.Column("session", sa.Date, nullable=False),
+    *(sa.Column(name, sa.Float) for name in FEATURE_COLUMNS),
+    sa.Index("ix_features_session", "market", "timeframe", "symbol", "session"),
+)
+FEATURE_INSERT_COLUMNS: tuple[str, ...] = ("market", "symbol", "timeframe", "ts", "session", *FEATURE_COLUMNS)
+
+# Raw observations as the source returned them; value NULL is FRED's "." (no observation).
+macro_observations = sa.Table(
+    "macro_observations",
+    metadata,
+    sa.Column("series_id", sa.String(64), primary_key=True),
+    sa.Column("date", sa.Date, primary_key=True),
+    sa.Column("value", sa.Float),
+    sa.Column("realtime_start", sa.Date),
+    sa.Column("vendor", sa.String(16), nullable=False),
+    sa.Column("fetched_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+# The daily macro table, one row per (XNYS session, field): stored long so the series list
+# stays configuration without schema migrations; read.read_macro pivots it wide.
+macro_daily = sa.Table(
+    "macro_daily",
+    metadata,
+    sa.Column("date", sa.Date, primary_key=True),
+    sa.Column("field", sa.String(64), primary_key=True),
+    sa.Column("series_id", sa.String(64), nullable=False),
+    sa.Column("value", sa.Float),  # NULL when missing or staler than allowed
+    sa.Column("observation_date", sa.Date),  # date of the observation the value comes from
+    sa.Column("age_days", sa.Integer),
+    sa.Column("required", sa.Boolean, nullable=False),
+    sa.Column("status", sa.String(8), nullable=False),  # ok | stale | missing
+)
+
+# Splits by ex-date: bars before ex_date are divided by ratio (= split_to / split_from).
+splits = sa.Table(
+    "splits",
+    metadata,
+    sa.Column("market", sa.String(32), primary_key=True),
+    sa.Column("symbol", sa.String(32), primary_key=True),
+    sa.Column("ex_date", sa.Date, primary_key=True),
+    sa.Column("split_from", sa.Float, nullable=False),
+    sa.Column("split_to", sa.Float, nullable=False),
+    sa.Column("ratio", sa.Float, nullable=False),
+    sa.Column("vendor", sa.String(16), nullable=False),
+    sa.Column("fetched_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+# Cash dividends by ex-date, in the share basis of their ex-date (as vendors report them).
+dividends = sa.Table(
+    "dividends",
+    metadata,
+    sa.Column("market", sa.String(32), primary_key=True),
+    sa.Column("symbol", sa.String(32), primary_key=True),
+    sa.Column("ex_date", sa.Date, primary_key=True),
+    sa.Column("dividend_type", sa.String(8), primary_key=True),  # CD regular, SC special, ...
+    sa.Column("cash_amount", sa.Float, nullable=False),
+    sa.Column("currency", sa.String(8)),
+    sa.Column("pay_date", sa.Date),
+    sa.Column("record_date", sa.Date),
+    sa.Column("declaration_date", sa.Date),
+    sa.Column("vendor", sa.String(16), nullable=False),
+    sa.Column("fetched_at", sa.DateTime(timezone=True), nullable=False),
+)

@@ -1,0 +1,156 @@
+"""docker-compose.yml: valid against the Compose Specification schema, and shaped as intended.
+
+The schema is vendored (docker/compose-spec.schema.json, from the check-jsonschema package,
+see docker/README.md), so this runs offline.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import jsonschema
+import pytest
+import yaml
+
+from backfill_pipeline.markets import MARKETS
+from backfill_pipeline.names import vendor_pool
+from backfill_pipeline.settings import VENDORS
+from backfill_pipeline_tests.deploy.conftest import DOCKER, ENV_EXAMPLE, REPO, load_compose, read_env_file
+
+DAGSTER_SERVICES = ("code_server", "dagster_init", "webserver", "daemon")
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    return load_compose()
+
+
+def _validator() -> jsonschema.protocols.Validator:
+    schema = json.loads((DOCKER / "compose-spec.schema.json").read_text())
+    cls = jsonschema.validators.validator_for(schema)
+    cls.check_schema(schema)
+    return cls(schema)
+
+
+def test_compose_file_matches_the_compose_spec(compose: dict[str, Any]) -> None:
+    errors = [f"{e.json_path}: {e.message}" for e in _validator().iter_errors(compose)]
+    assert not errors, "\n".join(errors)
+
+
+def test_the_schema_rejects_what_compose_would_reject(compose: dict[str, Any]) -> None:
+    broken = yaml.safe_load(yaml.safe_dump(compose))
+    broken["services"]["daemon"]["depends_on"]["postgres"]["condition"] = "healthy"  # not a compose condition
+    broken["services"]["webserver"]["helthcheck"] = broken["services"]["webserver"].pop("healthcheck")
+    messages = [e.message for e in _validator().iter_errors(broken)]
+    assert messages, "a typo and a bad condition should not validate"
+
+
+def test_services_and_exactly_one_daemon(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    assert set(services) == {"postgres", *DAGSTER_SERVICES}
+    daemons = [name for name, svc in services.items() if "dagster-daemon" in svc.get("command", [])[:1]]
+    assert daemons == ["daemon"]
+    assert services["daemon"].get("deploy", {}).get("replicas", 1) == 1
+    assert services["daemon"]["command"] == ["dagster-daemon", "run", "-w", "workspace.yaml"]
+    assert services["webserver"]["command"][:1] == ["dagster-webserver"]
+    assert services["code_server"]["command"][:3] == ["dagster", "code-server", "start"]
+    assert "backfill_pipeline.definitions" in services["code_server"]["command"]
+
+
+def test_postgres_has_a_healthcheck_and_everything_waits_for_it(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    check = services["postgres"]["healthcheck"]
+    assert "pg_isready" in " ".join(check["test"])
+    for name in DAGSTER_SERVICES:
+        assert services[name]["depends_on"]["postgres"]["condition"] == "service_healthy", name
+    for name in ("webserver", "daemon"):
+        deps = services[name]["depends_on"]
+        assert deps["code_server"]["condition"] == "service_healthy"
+        assert deps["dagster_init"]["condition"] == "service_completed_successfully"
+    for name in ("code_server", "webserver", "daemon"):
+        assert services[name]["healthcheck"]["test"][0] == "CMD", name
+
+
+def test_secrets_come_from_env_only(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    for name in DAGSTER_SERVICES:
+        assert services[name]["env_file"] == ".env", name
+    for name, service in services.items():
+        for key, value in (service.get("environment") or {}).items():
+            if re.search(r"PASSWORD|KEY|SECRET|TOKEN|_URL$", key):
+                assert str(value).startswith("${"), f"{name}: {key} is a literal, not from .env"
+    postgres_env = services["postgres"]["environment"]
+    for key in ("POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_DB"):
+        assert postgres_env[key].startswith("${DAGSTER_POSTGRES_"), key
+    dagster_yaml = yaml.safe_load((DOCKER / "dagster.yaml").read_text())
+    db = dagster_yaml["storage"]["postgres"]["postgres_db"]
+    assert {k: v for k, v in db.items() if k != "scheme"} == {
+        "username": {"env": "DAGSTER_POSTGRES_USER"},
+        "password": {"env": "DAGSTER_POSTGRES_PASSWORD"},
+        "hostname": {"env": "DAGSTER_POSTGRES_HOST"},
+        "db_name": {"env": "DAGSTER_POSTGRES_DB"},
+        "port": {"env": "DAGSTER_POSTGRES_PORT"},
+    }
+
+
+def test_env_example_documents_every_variable(compose: dict[str, Any]) -> None:
+    text = ENV_EXAMPLE.read_text()
+    documented = set(re.findall(r"^#?\s*([A-Z][A-Z0-9_]+)=", text, flags=re.M))
+    # Interpolated by compose, read by dagster.yaml / workspace.yaml / init_instance.sh.
+    used = set(re.findall(r"\$\{([A-Z][A-Z0-9_]*)", (DOCKER / "docker-compose.yml").read_text()))
+    used |= set(re.findall(r"env: ([A-Z][A-Z0-9_]+)", (DOCKER / "dagster.yaml").read_text()))
+    used |= set(re.findall(r"\$\{([A-Z][A-Z0-9_]*)", (DOCKER / "init_instance.sh").read_text()))
+    # The README's configuration table, with <MARKET> expanded.
+    readme = (REPO / "README.md").read_text()
+    table = readme.split("## Configuration", 1)[1].split("\n## ", 1)[0]
+    names = set(re.findall(r"`((?:BACKFILL|POLYGON|EODHD|FRED|BINANCE)_[A-Z0-9_<>]*[A-Z0-9>])", table))
+    for name in names:
+        if "<MARKET>" in name:
+            used |= {name.replace("<MARKET>", m.upper()) for m in MARKETS}
+        elif not any(name.startswith(f"{other}_") for other in names):  # skip examples of a pattern
+            used.add(name)
+    used |= {f"{vendor.upper()}_API_KEYS" for vendor in ("polygon", "eodhd", "fred")}
+    used |= {f"{vendor.upper()}_BASE_URL" for vendor in ("polygon", "eodhd", "fred", "binance")}
+    used -= {"DAGSTER_CODE_SERVER_HOST", "DAGSTER_CODE_SERVER_PORT"}  # fixed by compose, not by .env
+    missing = sorted(used - documented)
+    assert not missing, f"not documented in docker/.env.example: {missing}"
+    # ...and nothing stale: every documented name is read somewhere (or refines one that is).
+    stale = sorted(d for d in documented if not any(d == u or d.startswith(f"{u}_") for u in used))
+    assert not stale, f"docker/.env.example documents variables nothing reads: {stale}"
+    values = read_env_file(ENV_EXAMPLE)
+    assert values["BACKFILL_WAREHOUSE_URL"].startswith("postgresql+psycopg://")
+    assert values["BACKFILL_WAREHOUSE_URL"].rsplit("/", 1)[-1] == "warehouse"
+    assert "CREATE DATABASE warehouse" in (DOCKER / "postgres-init" / "01-warehouse.sql").read_text()
+
+
+def test_workspace_points_at_the_code_server(compose: dict[str, Any]) -> None:
+    workspace = yaml.safe_load((DOCKER / "workspace.yaml").read_text())
+    (entry,) = workspace["load_from"]
+    server = entry["grpc_server"]
+    assert server["location_name"] == "backfill_pipeline"
+    env = compose["services"]["webserver"]["environment"]
+    assert env[server["host"]["env"]] == "code_server"
+    assert env[server["port"]["env"]] in compose["services"]["code_server"]["expose"]
+    assert "-p" in compose["services"]["code_server"]["command"]
+    cs_command = compose["services"]["code_server"]["command"]
+    assert cs_command[cs_command.index("-p") + 1] == env[server["port"]["env"]]
+
+
+def test_production_instance_config() -> None:
+    import dagster as dg  # noqa: F401  (the config schema lives with the instance)
+    from dagster._core.instance.config import dagster_instance_config
+
+    config, _ = dagster_instance_config(str(DOCKER), "dagster.yaml")
+    assert config["telemetry"] == {"enabled": False}
+    assert config["storage"]["postgres"]["postgres_db"]["scheme"] == "postgresql+psycopg2"
+    assert config["run_coordinator"]["class"] == "QueuedRunCoordinator"
+    runs = config["concurrency"]["runs"]
+    assert {"key": "dagster/backfill", "limit": 4} in runs["tag_concurrency_limits"]
+    assert runs["max_concurrent_runs"] > 4  # room for non-backfill runs
+    assert config["run_monitoring"]["enabled"] and config["run_retries"]["enabled"]
+    # Every vendor the settings know, plus FRED, gets a pool size from init_instance.sh.
+    script = (DOCKER / "init_instance.sh").read_text()
+    sized = {vendor_pool(v) for v in re.findall(r"^set_pool (\w+) ", script, flags=re.M)}
+    assert {vendor_pool(v) for v in (*VENDORS, "fred")} <= sized

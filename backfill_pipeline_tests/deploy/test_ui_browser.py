@@ -1,0 +1,167 @@
+"""The Dagster UI as a user sees it, in headless Chromium (Debian's package, driven by
+Playwright), against the deployed stack's webserver after `backfill-pipeline demo`.
+
+Screenshots go to test_artifacts/ (or $BACKFILL_TEST_ARTIFACTS). With
+BACKFILL_UPDATE_DOCS_SCREENSHOT=1 the partitions screenshot also replaces docs/ui-partitions.png.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
+from playwright.sync_api import sync_playwright
+
+from backfill_pipeline.markets import MARKETS, last_closed_sessions
+from backfill_pipeline.names import CHECK_COMPLETE, CHECK_OHLC_VALID, ohlcv_key
+from backfill_pipeline_tests.deploy.conftest import REPO, PgDatabases, Stack, artifacts_dir
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path(os.environ.get("BACKFILL_CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+ASSET = ohlcv_key("us_equities", "1m")
+TIMEOUT_MS = 30_000
+
+
+def _ensure_chromium() -> str | None:
+    """Path of Chromium, installing Debian's package if it is missing; None if that fails."""
+    if CHROMIUM.exists():
+        return str(CHROMIUM)
+    apt = shutil.which("apt-get")
+    if apt and os.geteuid() == 0:
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        for step in ([apt, "update", "-qq"], [apt, "install", "-y", "-qq", "chromium"]):
+            subprocess.run(step, env=env, capture_output=True, timeout=900, check=False)
+    return str(CHROMIUM) if CHROMIUM.exists() else None
+
+
+@pytest.fixture(scope="session")  # session: set up (or skipped) before the deployed stack starts
+def browser() -> Iterator[object]:
+    executable = _ensure_chromium()
+    if executable is None:
+        pytest.skip(f"Chromium is not installed at {CHROMIUM} and `apt-get install chromium` was not possible here")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def demo_sessions(deployed_stack: Stack) -> list[str]:
+    """`backfill-pipeline demo --days 2` into the deployment (PostgreSQL instance and warehouse)."""
+    sessions = last_closed_sessions(MARKETS["us_equities"], 2)
+    end = sessions[-1].date().isoformat()
+    result = deployed_stack.run("backfill-pipeline", "demo", "--days", "2", "--end", end, timeout_s=600)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return [s.date().isoformat() for s in sessions]
+
+
+def _expected_asset_keys(stack: Stack) -> list[str]:
+    """Every asset of the code location (OHLCV, and features/macro/... where they exist)."""
+    from backfill_pipeline.definitions import build_definitions
+    from backfill_pipeline.settings import Settings
+
+    graph = build_definitions(Settings.from_env(stack.env)).resolve_asset_graph()
+    return sorted(key.to_user_string() for key in graph.get_all_asset_keys())
+
+
+def _check_names(stack: Stack) -> list[str]:
+    from backfill_pipeline.definitions import build_definitions
+    from backfill_pipeline.settings import Settings
+
+    graph = build_definitions(Settings.from_env(stack.env)).resolve_asset_graph()
+    return sorted(check.name for check in graph.asset_check_keys if check.asset_key == ASSET)
+
+
+def _registered_symbols(dbs: PgDatabases) -> list[str]:
+    engine = sa.create_engine(dbs.instance_url)
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.text("SELECT partition FROM dynamic_partitions WHERE partitions_def_name = :name ORDER BY id"),
+            {"name": MARKETS["us_equities"].symbols_partitions_name},
+        ).all()
+    engine.dispose()
+    return [r[0] for r in rows]
+
+
+def _shot(page, name: str) -> Path:  # noqa: ANN001
+    path = artifacts_dir() / "ui" / f"{name}.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(path))
+    return path
+
+
+def test_ui_shows_assets_partitions_and_checks(
+    browser, deployed_stack: Stack, deploy_databases: PgDatabases, demo_sessions: list[str]  # noqa: ANN001
+) -> None:
+    started = time.monotonic()
+    base = deployed_stack.webserver_url
+    keys = _expected_asset_keys(deployed_stack)
+    assert {f"ohlcv/{m}/1m" for m in MARKETS} <= set(keys)
+    page = browser.new_page(viewport={"width": 1440, "height": 900})
+    page.set_default_timeout(TIMEOUT_MS)
+
+    # Catalog: every asset of the definitions, tall enough that no row is virtualised away.
+    page.set_viewport_size({"width": 1440, "height": max(900, 70 * len(keys) + 300)})
+    page.goto(f"{base}/assets")
+    page.get_by_text(" / ".join(keys[0].split("/")), exact=True).first.wait_for()
+    page.wait_for_load_state("networkidle")
+    body = page.inner_text("body")
+    missing = [k for k in keys if " / ".join(k.split("/")) not in body]
+    assert not missing, f"not in the catalog: {missing}"
+    _shot(page, "catalog")
+    page.set_viewport_size({"width": 1440, "height": 900})
+
+    page.goto(f"{base}/asset-groups")
+    page.wait_for_load_state("networkidle")
+    try:  # cosmetic: let the group nodes finish loading their statuses
+        page.get_by_text("fetching statuses").first.wait_for(state="detached", timeout=10_000)
+    except PlaywrightTimeout:
+        pass
+    _shot(page, "lineage")
+
+    # Partitions: the session x symbol grid of the demo window, all materialised.
+    symbols = _registered_symbols(deploy_databases)
+    first, last = demo_sessions[0], demo_sessions[-1]
+    page.goto(f"{base}/assets/{ASSET.to_user_string()}?view=partitions")
+    range_input = page.get_by_placeholder(re.compile(r"^ex: "))
+    range_input.fill(f"[{first}...{last}]")
+    range_input.press("Enter")
+    demo_symbols = [s for s in MARKETS["us_equities"].demo_symbols if s in symbols]
+    selected, materialized = len(demo_sessions) * len(symbols), len(demo_sessions) * len(demo_symbols)
+    page.get_by_text(f"{selected} Partitions Selected").wait_for()
+    page.get_by_text(f"Materialized ({materialized})").wait_for()
+    page.get_by_text(f"Missing ({selected - materialized})").wait_for()
+    page.get_by_text(last, exact=True).filter(visible=True).first.click()
+    page.get_by_text(demo_symbols[0], exact=True).filter(visible=True).first.click()
+    page.get_by_text(f"{last}|{demo_symbols[0]}").filter(visible=True).first.wait_for()
+    page.get_by_text("bars_written").first.wait_for()
+    assert page.get_by_text("Materialized", exact=True).filter(visible=True).count() >= 1
+    shot = _shot(page, "partitions")
+    if os.environ.get("BACKFILL_UPDATE_DOCS_SCREENSHOT") == "1":
+        (REPO / "docs").mkdir(exist_ok=True)
+        shutil.copy2(shot, REPO / "docs" / "ui-partitions.png")
+
+    # Checks: every check of the asset is listed; completeness and validity were evaluated.
+    page.goto(f"{base}/assets/{ASSET.to_user_string()}?view=checks")
+    for name in _check_names(deployed_stack):
+        page.get_by_text(name, exact=True).first.wait_for()
+    page.get_by_text(CHECK_COMPLETE, exact=True).first.click()
+    page.get_by_text("Evaluation result").first.wait_for()
+    page.get_by_text("Passed", exact=True).first.wait_for()
+    page.get_by_text("completeness_pct").first.wait_for()
+    _shot(page, "checks_complete")
+    page.get_by_text(CHECK_OHLC_VALID, exact=True).first.click()
+    page.get_by_text("Passed", exact=True).first.wait_for()
+    _shot(page, "checks_ohlc_valid")
+    page.close()
+    print(f"\nUI checks took {time.monotonic() - started:.1f} s over {len(keys)} assets")

@@ -1,0 +1,114 @@
+"""Real vendor clients inside Dagster: a local server speaking Polygon's wire format."""
+
+import datetime as dt
+import logging
+
+import dagster as dg
+import pytest
+import sqlalchemy as sa
+
+from backfill_pipeline.automation.config import AutomationConfig
+from backfill_pipeline.definitions import build_definitions
+from backfill_pipeline.names import RATE_LIMITED_TAG, ohlcv_key
+from backfill_pipeline.resources.http_vendors import PolygonResource
+from backfill_pipeline.resources.warehouse import WarehouseResource
+from backfill_pipeline.settings import Settings, SettingsError
+from backfill_pipeline.vendors.fake_polygon import FakePolygon
+from backfill_pipeline.warehouse.schema import fetch_log, vendor_requests
+from backfill_pipeline.warehouse.store import Warehouse
+
+SECRET = "sk_test_DO_NOT_LEAK_91f3c2"
+
+
+@pytest.fixture
+def instance():
+    with dg.instance_for_test() as inst:
+        inst.add_dynamic_partitions("us_equities_symbols", ["AAPL", "MSFT"])
+        yield inst
+
+
+def _run(instance, warehouse_url, monkeypatch, server_url, keys, timeframes, start, end, **overrides):
+    monkeypatch.setenv("POLYGON_API_KEYS", keys)
+    monkeypatch.setenv("POLYGON_BASE_URL", server_url)
+    # no step retries here: the vendor layer's own retries and the limiter are under test
+    defs = build_definitions(Settings(vendors={"us_equities": "polygon"}, automation=AutomationConfig(fetch_retries=0)))
+    resources = dict(defs.resources)
+    warehouse = WarehouseResource(url=warehouse_url)
+    resources["warehouse"] = warehouse
+    resources["polygon"] = PolygonResource(warehouse=warehouse, api_keys=dg.EnvVar("POLYGON_API_KEYS"), **overrides)
+    return dg.materialize(
+        list(defs.assets), selection=[ohlcv_key("us_equities", tf) for tf in timeframes], instance=instance,
+        resources=resources, raise_on_error=False,
+        tags={"dagster/asset_partition_range_start": start, "dagster/asset_partition_range_end": end},
+    )
+
+
+def test_polygon_bars_land_in_the_warehouse_with_requests_audited(instance, warehouse_url, monkeypatch):
+    with FakePolygon(keys={"k1", "k2"}) as server:
+        result = _run(instance, warehouse_url, monkeypatch, server.url, "k1,k2", ["1m", "1h", "1d"],
+                      "2024-03-07|AAPL", "2024-03-12|MSFT")
+        assert result.success
+    wh = Warehouse(warehouse_url)
+    counts = wh.bar_counts("us_equities", "1m", dt.date(2024, 3, 7), dt.date(2024, 3, 12))
+    assert counts["bars"].tolist() == [390] * 8  # regular session only, across the DST change
+    daily = wh.read_bars("us_equities", "1d", "AAPL", dt.date(2024, 3, 7), dt.date(2024, 3, 12))
+    assert daily["ts"].dt.strftime("%Y-%m-%d %H:%M").tolist() == [
+        "2024-03-07 00:00", "2024-03-08 00:00", "2024-03-11 00:00", "2024-03-12 00:00"]
+    with wh.engine.connect() as conn:
+        request_ids = conn.execute(sa.select(vendor_requests.c.request_id, vendor_requests.c.vendor)).all()
+    assert len(request_ids) == server.stats.requests == 4  # 2 symbols x (1m, 1d), one request each
+    assert all(rid and vendor == "polygon" for rid, vendor in request_ids)
+    mats = {e.asset_key.path[-1]: e.materialization.metadata for e in result.get_asset_materialization_events()}
+    assert mats["1m"]["requests"].value == 2 and mats["1m"]["vendor"].value == "polygon"
+    wh.dispose()
+
+
+def test_a_refused_key_fails_by_position_and_never_leaks(instance, warehouse_url, monkeypatch, caplog, capfd):
+    caplog.set_level(logging.DEBUG)
+    with FakePolygon(keys={"the-only-good-key"}) as server:
+        result = _run(instance, warehouse_url, monkeypatch, server.url, SECRET, ["1m"],
+                      "2024-03-07|AAPL", "2024-03-07|AAPL")
+    assert not result.success
+    failure = result.get_step_failure_events()[0].step_failure_data.error
+    text = failure.to_string()
+    assert "key #1 of 1" in text and "polygon" in text and "AAPL" in text
+    wh = Warehouse(warehouse_url)
+    with wh.engine.connect() as conn:
+        errors = [row.error for row in conn.execute(sa.select(fetch_log))]
+    assert errors and all("key #1 of 1" in e for e in errors)
+    logs = instance.all_logs(result.run_id)
+    everything = "\n".join([text, *errors, caplog.text, *capfd.readouterr(), *(repr(e) for e in logs)])
+    assert SECRET not in everything
+    wh.dispose()
+
+
+def test_rate_limited_partitions_are_marked_for_resumption(instance, warehouse_url, monkeypatch):
+    with FakePolygon(keys={"k1"}, rate_limit=(1, 60.0)) as server:
+        result = _run(instance, warehouse_url, monkeypatch, server.url, "k1", ["1m"],
+                      "2024-03-07|AAPL", "2024-03-07|MSFT", max_wait_seconds=0.5, max_attempts=2,
+                      backoff_base_seconds=0.1, requests_per_window=1, window_seconds=60.0)
+    assert not result.success
+    wh = Warehouse(warehouse_url)
+    with wh.engine.connect() as conn:
+        statuses = {row.symbol: row.status for row in conn.execute(sa.select(fetch_log))}
+    assert statuses == {"AAPL": "ok", "MSFT": "rate_limited"}
+    assert instance.get_run_by_id(result.run_id).tags.get(RATE_LIMITED_TAG) == "true"
+    assert server.stats.throttled == 0  # the shared limiter waited instead of drawing 429s
+    wh.dispose()
+
+
+def test_vendor_timeframes_are_validated():
+    with pytest.raises(SettingsError, match="does not serve 15m"):
+        Settings.from_env({"BACKFILL_VENDOR_US_EQUITIES": "eodhd", "BACKFILL_FETCHED_TIMEFRAMES": "1m,15m,1d"})
+
+
+def test_missing_keys_fail_the_run_with_the_variable_name(instance, warehouse_url, monkeypatch):
+    monkeypatch.delenv("POLYGON_API_KEYS", raising=False)
+    defs = build_definitions(Settings(vendors={"us_equities": "polygon"}, automation=AutomationConfig(fetch_retries=0)))
+    with pytest.raises(dg.DagsterInvalidConfigError, match='environment variable "POLYGON_API_KEYS" which is not set'):
+        dg.materialize(list(defs.assets), selection=[ohlcv_key("us_equities", "1m")], instance=instance,
+                       resources={**defs.resources, "warehouse": WarehouseResource(url=warehouse_url)},
+                       partition_key="2024-03-07|AAPL")
+    wh = Warehouse(warehouse_url)
+    assert wh.bar_counts("us_equities", "1m", dt.date(2024, 3, 7), dt.date(2024, 3, 7)).empty  # nothing written
+    wh.dispose()

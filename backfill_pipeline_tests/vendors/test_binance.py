@@ -1,0 +1,126 @@
+"""BinanceClient against a local server speaking Binance's klines wire format."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pandas as pd
+import pytest
+from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
+
+from backfill_pipeline.vendors.base import RateLimitedError, VendorError
+from backfill_pipeline.vendors.binance import INTERVAL_MS, BinanceClient
+from backfill_pipeline.vendors.limits import Rate
+from backfill_pipeline.vendors.ratelimit import RateLimiter
+
+from .conftest import options
+
+PATH = "/api/v3/klines"
+
+
+class FakeBinance:
+    """Klines for every interval; every 7th has no trades (Binance still sends it)."""
+
+    def __init__(self, used_weight: int | None = None) -> None:
+        self.served: list[int] = []
+        self.requests: list[dict[str, str]] = []
+        self.used_weight = used_weight
+
+    def handle(self, request: Request) -> Response:
+        args = dict(request.args)
+        self.requests.append(args)
+        if args["symbol"] != "BTCUSDT":
+            return Response(json.dumps({"code": -1121, "msg": "Invalid symbol."}), status=400)
+        step = INTERVAL_MS[args["interval"]]
+        lo, hi, limit = int(args["startTime"]), int(args["endTime"]), min(int(args["limit"]), 1000)
+        rows = []
+        for t in range(-(-lo // step) * step, hi + 1, step):
+            if len(rows) == limit:
+                break
+            empty = (t // step) % 7 == 0
+            volume, quote = (0.0, 0.0) if empty else (2.0, 2.0 * 100.5)
+            trades = 0 if empty else 5
+            prices = ["100.0", "101.0", "99.0", "100.5"]
+            rows.append([t, *prices, f"{volume}", t + step - 1, f"{quote}", trades, "1", "100", "0"])
+            self.served.append(t)
+        used = self.used_weight if self.used_weight is not None else 2 * len(self.requests)
+        return Response(json.dumps(rows), content_type="application/json", headers={"X-MBX-USED-WEIGHT-1M": str(used)})
+
+
+@pytest.fixture
+def fake(server: HTTPServer) -> FakeBinance:
+    fake = FakeBinance()
+    server.expect_request(PATH).respond_with_handler(fake.handle)
+    return fake
+
+
+def client(server: HTTPServer, **kwargs: object) -> BinanceClient:
+    keep = bool(kwargs.pop("keep_empty_bars", False))
+    opts = options(**kwargs)  # type: ignore[arg-type]
+    return BinanceClient(base_url=server.url_for(""), options=opts, keep_empty_bars=keep)
+
+
+START = pd.Timestamp("2024-01-01", tz="UTC")
+
+
+def test_pages_of_1000_klines_return_exactly_the_servers_bars(server: HTTPServer, fake: FakeBinance) -> None:
+    end = START + pd.Timedelta(minutes=2500)
+    result = client(server).fetch_bars("BTC-USD", "1m", START, end)
+    assert result.requests == 3
+    first_ms = int(START.value // 10**6)
+    assert [r["startTime"] for r in fake.requests] == [str(first_ms + i * 1000 * 60_000) for i in range(3)]
+    assert len(fake.served) == len(set(fake.served)) == 2500
+    every = pd.date_range(START, end, freq="min", inclusive="left").as_unit("ns")
+    traded = every[(every.asi8 // 60_000_000_000) % 7 != 0]
+    assert result.bars["ts"].tolist() == traded.tolist()  # zero-trade klines dropped
+    assert (result.bars["vwap"] == 100.5).all() and (result.bars["trades"] == 5).all()
+    everything = client(server, keep_empty_bars=True).fetch_bars("BTC-USD", "1m", START, end).bars
+    assert everything["ts"].tolist() == every.tolist()
+
+
+def test_daily_klines_are_session_labels(server: HTTPServer, fake: FakeBinance) -> None:
+    c = client(server, keep_empty_bars=True)
+    bars = c.fetch_bars("BTC-USD", "1d", pd.Timestamp("2024-01-01"), pd.Timestamp("2024-01-04")).bars
+    assert bars["ts"].tolist() == [pd.Timestamp(d, tz="UTC") for d in ("2024-01-01", "2024-01-02", "2024-01-03")]
+
+
+def test_symbols_and_errors(server: HTTPServer, fake: FakeBinance) -> None:
+    with pytest.raises(ValueError, match="crypto only"):
+        client(server).fetch_bars("AAPL", "1m", START, START + pd.Timedelta(hours=1))
+    with pytest.raises(VendorError, match="HTTP 400.*Invalid symbol"):
+        client(server).fetch_bars("ETH-BTC", "1m", START, START + pd.Timedelta(hours=1))
+    assert fake.requests[-1]["symbol"] == "ETHBTC"
+
+
+def test_weight_counts_and_the_ip_ban_is_honoured(server: HTTPServer) -> None:
+    fake = FakeBinance()
+    calls: list[int] = []
+
+    def banned_once(request: Request) -> Response:
+        calls.append(1)
+        if len(calls) == 1:
+            return Response('{"code":-1003,"msg":"banned"}', status=418, headers={"Retry-After": "1"})
+        return fake.handle(request)
+
+    server.expect_request(PATH).respond_with_handler(banned_once)
+    limiter = RateLimiter.in_memory()
+    minute = Rate(6000, 60.0)
+    c = client(server, limiter=limiter, rates=(minute,))
+    started = time.monotonic()
+    result = c.fetch_bars("BTC-USD", "1m", START, START + pd.Timedelta(minutes=10))
+    assert time.monotonic() - started >= 1.0
+    assert [r.status for r in result.records] == [418, 200]
+    assert limiter.store.usage(c._http.buckets[0], minute) == 4  # klines weigh 2, the 418 counted too
+
+
+def test_binances_own_weight_count_parks_the_ip(server: HTTPServer) -> None:
+    if time.time() % 60 > 55:  # keep the next-minute boundary well past max_wait
+        time.sleep(6)
+    fake = FakeBinance(used_weight=5999)
+    server.expect_request(PATH).respond_with_handler(fake.handle)
+    c = client(server, max_wait=0.5, rates=(Rate(6000, 60.0),))
+    c.fetch_bars("BTC-USD", "1m", START, START + pd.Timedelta(minutes=10))
+    with pytest.raises(RateLimitedError, match="binance: BTC-USD .*per-IP budget"):
+        c.fetch_bars("BTC-USD", "1m", START, START + pd.Timedelta(minutes=10))

@@ -1,0 +1,151 @@
+"""EodhdClient against a local server speaking EODHD's intraday and EOD wire formats."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import defaultdict
+
+import pandas as pd
+import pytest
+from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
+
+from backfill_pipeline.vendors.base import RateLimitedError, VendorError
+from backfill_pipeline.vendors.eodhd import INTRADAY_MAX_DAYS, EodhdClient
+from backfill_pipeline.vendors.limits import Rate
+from backfill_pipeline.vendors.ratelimit import RateLimiter
+
+from .conftest import options
+
+TOKEN = "eodhd-test-token"
+STEP_S = {"1m": 60, "5m": 300, "1h": 3600}
+
+
+class FakeEodhd:
+    """Intraday bars once an hour (other minutes had no trades), 08:00-24:00 UTC for
+    equities (pre- and after-market included) and all day for .CC crypto."""
+
+    def __init__(self) -> None:
+        self.served: dict[str, list[int]] = defaultdict(list)
+        self.paths: list[str] = []
+
+    def intraday(self, request: Request) -> Response:
+        assert request.args["api_token"] in (TOKEN, "second-token") and request.args["fmt"] == "json"
+        ticker = request.path.rsplit("/", 1)[-1]
+        interval, lo, hi = request.args["interval"], int(request.args["from"]), int(request.args["to"])
+        if hi - lo > INTRADAY_MAX_DAYS[interval] * 86_400:
+            return Response(json.dumps({"errors": "range too long"}), status=422)
+        self.paths.append(request.path)
+        step = STEP_S[interval]
+        rows = []
+        for ts in range(-(-lo // 3600) * 3600, hi + 1, 3600):
+            hour = ts % 86_400 // 3600
+            if not ticker.endswith(".CC") and hour < 8:
+                continue
+            if ts % step:
+                continue
+            rows.append(
+                {
+                    "timestamp": ts,
+                    "gmtoffset": 0,
+                    "datetime": pd.Timestamp(ts, unit="s").strftime("%Y-%m-%d %H:%M:%S"),
+                    "open": 10.0,
+                    "high": 11.0,
+                    "low": 9.0,
+                    "close": 10.5,
+                    "volume": 100,
+                }
+            )
+            self.served[ticker].append(ts)
+        return Response(json.dumps(rows), content_type="application/json")
+
+    def eod(self, request: Request) -> Response:
+        self.paths.append(request.path)
+        assert request.args["period"] == "d"
+        days = pd.bdate_range(request.args["from"], request.args["to"])
+        prices = {"open": 1.0, "high": 2.0, "low": 0.5, "close": 1.5, "adjusted_close": 0.7, "volume": 9}
+        rows = [{"date": f"{d:%Y-%m-%d}", **prices} for d in days]
+        return Response(json.dumps(rows), content_type="application/json")
+
+
+@pytest.fixture
+def fake(server: HTTPServer) -> FakeEodhd:
+    fake = FakeEodhd()
+    server.expect_request(re.compile(r"^/api/intraday/.*")).respond_with_handler(fake.intraday)
+    server.expect_request(re.compile(r"^/api/eod/.*")).respond_with_handler(fake.eod)
+    return fake
+
+
+def client(server: HTTPServer, keys: tuple[str, ...] = (TOKEN,), **kwargs: object) -> EodhdClient:
+    return EodhdClient(list(keys), base_url=server.url_for(""), options=options(**kwargs))  # type: ignore[arg-type]
+
+
+def test_intraday_is_cut_into_120_day_requests_without_overlap(server: HTTPServer, fake: FakeEodhd) -> None:
+    start, end = pd.Timestamp("2023-01-01", tz="UTC"), pd.Timestamp("2023-10-28", tz="UTC")  # 300 days
+    result = client(server).fetch_bars("BTC-USD", "1m", start, end)
+    assert result.requests == 3
+    assert fake.paths == ["/api/intraday/BTC-USD.CC"] * 3
+    served = fake.served["BTC-USD.CC"]
+    assert len(served) == len(set(served)) == 300 * 24  # bars at the 120-day edges came once
+    expected = pd.date_range(start, end, freq="h", inclusive="left")
+    assert result.bars["ts"].tolist() == expected.tolist()
+
+
+def test_intraday_costs_five_calls_of_the_daily_quota(server: HTTPServer, fake: FakeEodhd) -> None:
+    limiter = RateLimiter.in_memory()
+    minute, day = Rate(1000, 60.0, weighted=False), Rate(100_000, 86_400.0)
+    c = client(server, limiter=limiter, rates=(minute, day))
+    c.fetch_bars("AAPL", "1h", pd.Timestamp("2024-01-02", tz="UTC"), pd.Timestamp("2024-01-05", tz="UTC"))
+    c.fetch_bars("AAPL", "1d", pd.Timestamp("2024-01-02"), pd.Timestamp("2024-01-05"))
+    bucket = c._http.buckets[0]
+    assert limiter.store.usage(bucket, minute) == 2
+    assert limiter.store.usage(bucket, day) == 5 + 1
+
+
+def test_equities_intraday_keeps_the_regular_session_by_default(server: HTTPServer, fake: FakeEodhd) -> None:
+    start, end = pd.Timestamp("2024-01-03", tz="UTC"), pd.Timestamp("2024-01-04", tz="UTC")
+    regular = client(server).fetch_bars("AAPL", "1h", start, end).bars
+    assert regular["ts"].dt.hour.tolist() == [15, 16, 17, 18, 19, 20]  # 09:30-16:00 New York
+    extended = client(server).fetch_bars("AAPL", "1h", start, end, extended_hours=True).bars
+    assert len(extended) == 16
+
+
+def test_eod_bars_are_raw_and_labelled_by_date(server: HTTPServer, fake: FakeEodhd) -> None:
+    result = client(server).fetch_bars("BRK.B", "1d", pd.Timestamp("2024-01-01"), pd.Timestamp("2024-01-06"))
+    assert fake.paths == ["/api/eod/BRK-B.US"]
+    assert result.bars["ts"].tolist() == list(pd.date_range("2024-01-01", "2024-01-05", tz="UTC"))
+    assert (result.bars["close"] == 1.5).all()  # not adjusted_close
+    assert result.bars["vwap"].isna().all() and result.bars["trades"].isna().all()
+
+
+def test_spent_daily_quota_parks_the_key(server: HTTPServer) -> None:
+    def quota(request: Request) -> Response:
+        if request.args["api_token"] == TOKEN:
+            return Response('{"message":"limit reached"}', status=402)
+        return Response("[]", content_type="application/json")
+
+    server.expect_request(re.compile(r"^/api/eod/.*")).respond_with_handler(quota)
+    window = (pd.Timestamp("2024-01-01"), pd.Timestamp("2024-01-06"))
+    with pytest.raises(RateLimitedError, match="eodhd: AAPL 1d"):
+        client(server).fetch_bars("AAPL", "1d", *window)
+    result = client(server, keys=(TOKEN, "second-token")).fetch_bars("AAPL", "1d", *window)
+    assert [(r.status, r.key) for r in result.records] == [(402, "key #1 of 2"), (200, "key #2 of 2")]
+
+
+def test_error_objects_and_null_rows(server: HTTPServer) -> None:
+    server.expect_request(re.compile(r"^/api/eod/.*")).respond_with_json({"errors": "Ticker Not Found."})
+    with pytest.raises(VendorError, match="expected a JSON list"):
+        client(server).fetch_bars("ZZZZ", "1d", pd.Timestamp("2024-01-01"), pd.Timestamp("2024-01-06"))
+    server.clear()
+    null = {"open": None, "high": None, "low": None, "close": None, "volume": None}
+    rows = [
+        {"timestamp": 1704292200, "gmtoffset": 0, "datetime": "", **null},
+        {"timestamp": 1704292260, "gmtoffset": 0, "open": 1, "high": 2, "low": 1, "close": 2, "volume": 5},
+    ]
+    server.expect_request(re.compile(r"^/api/intraday/.*")).respond_with_json(rows)
+    day = (pd.Timestamp("2024-01-03", tz="UTC"), pd.Timestamp("2024-01-04", tz="UTC"))
+    bars = client(server).fetch_bars("AAPL", "1m", *day).bars
+    assert bars["ts"].tolist() == [pd.Timestamp(1704292260, unit="s", tz="UTC")]
+    with pytest.raises(ValueError, match="15m"):
+        client(server).fetch_bars("AAPL", "15m", *day)

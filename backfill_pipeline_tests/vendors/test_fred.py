@@ -1,0 +1,118 @@
+"""FredClient against a local server speaking FRED's observations wire format."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
+
+from backfill_pipeline.vendors.base import AuthError, VendorError
+from backfill_pipeline.vendors.fred import FredClient
+
+from .conftest import options
+
+KEY = "fredtestkey0123456789abcdef01234"
+PATH = "/fred/series/observations"
+
+
+class FakeFred:
+    """A daily series with FRED's "." on every 10th observation."""
+
+    def __init__(self, start: str, end: str):
+        self.dates = pd.date_range(start, end, freq="D")
+        self.offsets: list[int] = []
+
+    def handle(self, request: Request) -> Response:
+        if request.args.get("api_key") != KEY:
+            message = "Bad Request.  The value for variable api_key is not registered."
+            body = {"error_code": 400, "error_message": message}
+            return Response(json.dumps(body), status=400, content_type="application/json")
+        assert request.args["file_type"] == "json"
+        lo, hi = pd.Timestamp(request.args["observation_start"]), pd.Timestamp(request.args["observation_end"])
+        limit, offset = int(request.args["limit"]), int(request.args["offset"])
+        self.offsets.append(offset)
+        dates = self.dates[(self.dates >= lo) & (self.dates <= hi)]
+        page = [
+            {
+                "realtime_start": "2024-06-01",
+                "realtime_end": "2024-06-01",
+                "date": d.strftime("%Y-%m-%d"),
+                "value": "." if i % 10 == 0 else f"{i / 100:.2f}",
+            }
+            for i, d in enumerate(dates[offset : offset + limit], start=offset)
+        ]
+        body = {
+            "realtime_start": "2024-06-01",
+            "realtime_end": "2024-06-01",
+            "observation_start": lo.strftime("%Y-%m-%d"),
+            "observation_end": hi.strftime("%Y-%m-%d"),
+            "units": "lin",
+            "output_type": 1,
+            "file_type": "json",
+            "order_by": "observation_date",
+            "sort_order": "asc",
+            "count": len(dates),
+            "offset": offset,
+            "limit": limit,
+            "observations": page,
+        }
+        return Response(json.dumps(body), content_type="application/json")
+
+
+@pytest.fixture
+def fake(server: HTTPServer) -> FakeFred:
+    fake = FakeFred("1999-01-01", "2024-05-31")
+    server.expect_request(PATH).respond_with_handler(fake.handle)
+    return fake
+
+
+def test_a_25_year_daily_series_is_one_request(server: HTTPServer, fake: FakeFred) -> None:
+    result = FredClient([KEY], base_url=server.url_for(""), options=options()).fetch_series(
+        "DGS10", dt.date(1999, 1, 1), dt.date(2023, 12, 31)
+    )
+    assert result.requests == 1
+    assert len(result.frame) == len(pd.date_range("1999-01-01", "2023-12-31"))
+    assert list(result.frame.columns) == ["date", "value", "realtime_start"]
+    assert str(result.frame["date"].dtype) == "datetime64[ns]" and str(result.frame["value"].dtype) == "float64"
+
+
+def test_offset_pagination_and_missing_values(server: HTTPServer, fake: FakeFred) -> None:
+    client = FredClient([KEY], base_url=server.url_for(""), options=options(), page_limit=1000)
+    result = client.fetch_series("DGS10", dt.date(2018, 1, 1), dt.date(2026, 12, 31))
+    expected = pd.date_range("2018-01-01", "2024-05-31")  # 2343 observations: 3 pages
+    assert fake.offsets == [0, 1000, 2000]
+    assert result.requests == 3
+    assert result.frame["date"].tolist() == expected.tolist()  # exact, no duplicates at page edges
+    assert np.isnan(result.frame["value"].iloc[0]) and result.frame["value"].iloc[1] == 0.01  # "." kept as NaN
+    assert result.frame["value"].isna().sum() == math_ceil_div(len(expected), 10)
+    assert result.frame["realtime_start"].iloc[0] == pd.Timestamp("2024-06-01")
+
+
+def math_ceil_div(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+def test_empty_window_is_empty_but_an_empty_page_mid_series_is_an_error(server: HTTPServer, fake: FakeFred) -> None:
+    client = FredClient([KEY], base_url=server.url_for(""), options=options())
+    assert client.fetch_series("DGS10", dt.date(1990, 1, 1), dt.date(1990, 12, 31)).frame.empty
+    server.clear()
+    body = {"count": 500, "offset": 0, "limit": 100000, "observations": []}
+    server.expect_request(PATH).respond_with_json(body)
+    with pytest.raises(VendorError, match="empty page at offset 0 of 500"):
+        client.fetch_series("DGS10", dt.date(2020, 1, 1), dt.date(2020, 12, 31))
+
+
+def test_a_refused_key_is_an_auth_error(server: HTTPServer, fake: FakeFred) -> None:
+    client = FredClient([KEY], base_url=server.url_for(""), options=options())
+    assert len(client.fetch_series("DGS10", dt.date(2020, 1, 1), dt.date(2020, 1, 31)).frame) == 31
+    with pytest.raises(AuthError, match=r"fred: DGS10 .*key #1 of 1 was refused \(HTTP 400\)"):
+        FredClient(["0" * 32], base_url=server.url_for(""), options=options()).fetch_series(
+            "DGS10", dt.date(2020, 1, 1), dt.date(2020, 1, 31)
+        )
+    with pytest.raises(ValueError):
+        client.fetch_series("DGS10; DROP", dt.date(2020, 1, 1), dt.date(2020, 1, 31))

@@ -1,0 +1,167 @@
+"""PolygonClient against a local server speaking Polygon's aggregates wire format."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
+
+from backfill_pipeline.markets import get_market
+from backfill_pipeline.vendors.base import BAR_COLUMNS
+from backfill_pipeline.vendors.fake_polygon import FakePolygon
+from backfill_pipeline.vendors.polygon import PolygonClient
+from backfill_pipeline.vendors.windows import day_chunks, regular_session_mask
+
+from .conftest import options
+
+KEY = "polygon-test-key"
+
+
+def utc(text: str) -> pd.Timestamp:
+    return pd.Timestamp(text, tz="UTC")
+
+
+def server_minutes(fake: FakePolygon, ticker: str, start: pd.Timestamp, end: pd.Timestamp) -> pd.Series:
+    ms = fake.base_minutes(ticker, int(start.value // 1_000_000), int(end.value // 1_000_000) - 1)
+    return pd.Series(pd.to_datetime(ms, unit="ms", utc=True).as_unit("ns"))
+
+
+@pytest.fixture
+def fake() -> FakePolygon:
+    with FakePolygon(keys={KEY}, missing_every=13) as server:
+        yield server
+
+
+def test_next_url_pagination_returns_exactly_the_servers_bars(fake: FakePolygon) -> None:
+    fake.max_limit = 1000  # the server pages at 1000 base bars whatever we ask for
+    start, end = utc("2024-02-01"), utc("2024-02-04")
+    result = PolygonClient([KEY], base_url=fake.url, options=options()).fetch_bars("BTC-USD", "1m", start, end)
+    expected = server_minutes(fake, "X:BTCUSD", start, end)
+    assert result.bars["ts"].tolist() == expected.tolist()
+    assert result.requests == math.ceil(len(expected) / 1000)
+    served = fake.stats.served_ts["X:BTCUSD"]
+    assert len(served) == len(set(served)) == len(expected)  # nothing fetched twice
+    # next_url names api.polygon.io; every page still came to our base URL with our key.
+    assert fake.stats.unauthorized == 0
+    assert all(r.url.startswith(fake.url) and "cursor=" in r.url for r in result.records[1:])
+
+
+def test_requests_are_planned_from_the_page_size_without_overlap(fake: FakePolygon) -> None:
+    start, end = utc("2024-03-01"), utc("2024-05-01")
+    client = PolygonClient([KEY], base_url=fake.url, options=options(), page_limit=2000)
+    result = client.fetch_bars("AAPL", "1m", start, end, extended_hours=True)
+    market = get_market("us_equities")
+    plan = day_chunks(market, start, end, lambda s: 960 if s else 0, 2000)
+    sessions = 43  # XNYS sessions in March and April 2024
+    assert result.requests == len(plan) == math.ceil(sessions / 2)
+    expected = server_minutes(fake, "AAPL", start, end)
+    assert result.bars["ts"].tolist() == expected.tolist()
+    served = fake.stats.served_ts["AAPL"]
+    assert len(served) == len(set(served)) == len(expected)  # no bar served twice at chunk edges
+    assert all(r.rows and r.rows <= 2000 for r in result.records)  # each window fit one page
+
+
+def test_one_year_of_1m_is_five_requests() -> None:
+    market = get_market("us_equities")
+    plan = day_chunks(market, utc("2023-01-01"), utc("2024-01-01"), lambda s: 960 if s else 0, 50_000)
+    assert len(plan) == 5
+    assert all(lo.tz_convert("America/New_York").hour == 0 for lo, _ in plan[1:])  # cut at NY midnight
+    crypto = day_chunks(get_market("crypto"), utc("2023-01-01"), utc("2024-01-01"), lambda s: 1440, 50_000)
+    assert len(crypto) == 11
+
+
+def test_intraday_equities_default_to_the_regular_session(fake: FakePolygon) -> None:
+    # 2023-03-13: first session after the DST switch; 2023-11-24: early close at 13:00 ET.
+    client = PolygonClient([KEY], base_url=fake.url, options=options())
+    for day, first, last in (
+        ("2023-03-13", "2023-03-13 13:30", "2023-03-13 19:59"),
+        ("2023-11-24", "2023-11-24 14:30", "2023-11-24 17:59"),
+    ):
+        start = utc(day)
+        bars = client.fetch_bars("AAPL", "1m", start, start + pd.Timedelta(days=1)).bars
+        everything = server_minutes(fake, "AAPL", start, start + pd.Timedelta(days=1))
+        regular = everything[regular_session_mask(get_market("us_equities"), everything)]
+        assert bars["ts"].tolist() == regular.tolist()
+        assert bars["ts"].min() >= utc(first) and bars["ts"].max() <= utc(last)
+    extended = client.fetch_bars("AAPL", "1m", utc("2023-11-24"), utc("2023-11-25"), extended_hours=True).bars
+    assert extended["ts"].min() < utc("2023-11-24 14:30")
+
+
+def test_bars_have_the_interface_schema(fake: FakePolygon) -> None:
+    bars = PolygonClient([KEY], base_url=fake.url, options=options()).fetch_bars(
+        "AAPL", "5m", utc("2024-01-03"), utc("2024-01-04")
+    ).bars
+    assert tuple(bars.columns) == BAR_COLUMNS
+    assert str(bars["ts"].dtype) == "datetime64[ns, UTC]" and str(bars["trades"].dtype) == "Int64"
+    assert bars["ts"].is_monotonic_increasing and bars["ts"].is_unique
+    assert (bars["ts"].dt.minute % 5 == 0).all() and len(bars) == 78  # 6.5 h of 5m bars
+
+
+def test_daily_bars_are_labelled_with_the_session_date(fake: FakePolygon) -> None:
+    client = PolygonClient([KEY], base_url=fake.url, options=options())
+    bars = client.fetch_bars("AAPL", "1d", pd.Timestamp("2024-01-01"), pd.Timestamp("2024-01-10")).bars
+    sessions = ("2024-01-02", "2024-01-03", "2024-01-04", "2024-01-05", "2024-01-08", "2024-01-09")
+    assert bars["ts"].tolist() == [utc(d) for d in sessions]
+    crypto = client.fetch_bars("BTC-USD", "1d", utc("2024-01-01"), utc("2024-01-04")).bars
+    assert crypto["ts"].tolist() == [utc("2024-01-01"), utc("2024-01-02"), utc("2024-01-03")]
+    assert (crypto["trades"] > 0).all() and np.isfinite(crypto["vwap"]).all()
+
+
+def test_unsupported_timeframe_is_refused(fake: FakePolygon) -> None:
+    with pytest.raises(ValueError, match="1w"):
+        client = PolygonClient([KEY], base_url=fake.url, options=options())
+        client.fetch_bars("AAPL", "1w", utc("2024-01-01"), utc("2024-02-01"))
+
+
+def test_splits_and_dividends_are_typed_frames(server: HTTPServer) -> None:
+    def splits_page(request: Request) -> Response:
+        if request.args.get("cursor") == "abc":
+            rows, link = [{"ticker": "AAPL", "execution_date": "2020-08-31", "split_from": 1, "split_to": 4}], None
+        else:
+            rows = [{"ticker": "AAPL", "execution_date": "2014-06-09", "split_from": 1, "split_to": 7}]
+            link = "https://api.polygon.io/v3/reference/splits?cursor=abc"
+        body = {"status": "OK", "request_id": f"s{2 if link is None else 1}", "results": rows}
+        if link:
+            body["next_url"] = link
+        assert request.args.get("apiKey") == KEY
+        return Response(json.dumps(body), content_type="application/json")
+
+    server.expect_request("/v3/reference/splits").respond_with_handler(splits_page)
+    client = PolygonClient([KEY], base_url=server.url_for(""), options=options())
+    splits = client.list_splits("AAPL", dt.date(2010, 1, 1), dt.date(2024, 1, 1))
+    assert splits.frame["execution_date"].tolist() == [pd.Timestamp("2014-06-09"), pd.Timestamp("2020-08-31")]
+    assert splits.frame["ratio"].tolist() == [7.0, 4.0]
+    assert splits.requests == 2 and splits.request_ids == ["s1", "s2"]
+
+    server.expect_request("/v3/reference/dividends").respond_with_data(
+        json.dumps(
+            {
+                "status": "OK",
+                "request_id": "d1",
+                "results": [
+                    {
+                        "ticker": "AAPL",
+                        "cash_amount": 0.24,
+                        "currency": "USD",
+                        "declaration_date": "2023-11-02",
+                        "dividend_type": "CD",
+                        "ex_dividend_date": "2023-11-10",
+                        "frequency": 4,
+                        "pay_date": "2023-11-16",
+                        "record_date": "2023-11-13",
+                    }
+                ],
+            }
+        ),
+        content_type="application/json",
+    )
+    dividends = client.list_dividends("AAPL", dt.date(2023, 1, 1), dt.date(2023, 12, 31)).frame
+    assert dividends.loc[0, "cash_amount"] == 0.24 and dividends.loc[0, "frequency"] == 4
+    assert dividends.loc[0, "ex_dividend_date"] == pd.Timestamp("2023-11-10")
+    assert str(dividends["pay_date"].dtype) == "datetime64[ns]"
