@@ -48,6 +48,7 @@ from sqlalchemy.dialects import postgresql as pg_dialect
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.pool import StaticPool
 
+from ..warehouse.sqlite import configure_connection
 from .limits import Rate
 
 # Arbitrary constant: the advisory lock that serialises concurrent CREATE TABLE on PostgreSQL.
@@ -245,12 +246,7 @@ class RateStore:
 def _sqlite_events(engine: Engine) -> Engine:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
-        dbapi_conn.isolation_level = None  # we issue BEGIN ourselves, below
-        cur = dbapi_conn.cursor()
-        cur.execute("PRAGMA busy_timeout = 60000")
-        cur.execute("PRAGMA journal_mode = WAL")
-        cur.execute("PRAGMA synchronous = NORMAL")
-        cur.close()
+        configure_connection(dbapi_conn)  # we issue BEGIN ourselves, below
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:

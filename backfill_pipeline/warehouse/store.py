@@ -20,6 +20,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from backfill_pipeline.warehouse import schema_derived  # noqa: F401  (registers its tables on metadata)
 from backfill_pipeline.warehouse.bulk import insert_bars
+from backfill_pipeline.warehouse.sqlite import configure_connection
 from backfill_pipeline.warehouse.schema import bar_sessions, bars, fetch_log, metadata, vendor_requests
 
 _IN_CHUNK = 500
@@ -38,12 +39,7 @@ def _engine(url: str) -> Engine:
         def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
             # Transactions are begun explicitly (BEGIN IMMEDIATE for writes), so readers
             # never hold the write lock and writers never deadlock on lock upgrades.
-            dbapi_conn.isolation_level = None
-            cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA synchronous=NORMAL")
-            cur.execute("PRAGMA busy_timeout=120000")
-            cur.close()
+            configure_connection(dbapi_conn)
 
         return engine
     return sa.create_engine(url, pool_pre_ping=True)
