@@ -19,7 +19,7 @@ from backfill_pipeline.markets import Market, get_calendar, session_bounds
 from backfill_pipeline.quality import Validity, check_validity, completeness
 from backfill_pipeline.resample import resample_bars, session_of, week_labels
 from backfill_pipeline.timeframes import get_timeframe
-from backfill_pipeline.vendors.base import AuthError, BarsClient, RateLimitedError, VendorError
+from backfill_pipeline.vendors.base import AuthError, BarsClient, FetchResult, RateLimitedError, VendorError
 from backfill_pipeline.warehouse.store import Warehouse
 
 
@@ -70,6 +70,18 @@ def _dedupe(frame: pd.DataFrame) -> tuple[pd.DataFrame, int]:
     return frame.loc[~dup].reset_index(drop=True), int(dup.sum())
 
 
+def _request_rows(base: dict, result: FetchResult) -> list[dict]:
+    """One row per vendor request: the HTTP clients' per-request records (status, rows,
+    attempt, key by position) when they have them, else the request ids."""
+    common = {k: base[k] for k in ("fetch_id", "vendor", "market", "symbol", "timeframe", "window_start",
+                                   "window_end", "fetched_at")}
+    records = getattr(result, "records", None)
+    if records:
+        return [common | {"request_id": r.request_id, "http_status": r.status, "bars": r.rows,
+                          "attempt": r.attempt, "api_key": r.key} for r in records]
+    return [common | {"request_id": rid} for rid in (result.request_ids or [None] * result.requests)]
+
+
 def fetch_and_store(
     warehouse: Warehouse,
     client: BarsClient,
@@ -113,11 +125,7 @@ def fetch_and_store(
              "finalized": bool(f), "error": None}
             for s, f in zip(run, finalized, strict=True)
         ]
-        request_rows = [
-            {k: base[k] for k in ("fetch_id", "vendor", "market", "symbol", "timeframe", "window_start",
-                                  "window_end", "fetched_at")} | {"request_id": rid}
-            for rid in (result.request_ids or [None] * result.requests)
-        ]
+        request_rows = _request_rows(base, result)
         outcome.bars_written += warehouse.replace_bars(
             market.name, timeframe, symbol, [s.date() for s in run], frame, fetch_rows, request_rows
         )

@@ -44,7 +44,7 @@ class Settings:
     # `complete` check warns; keys "" (default), "<market>" or "<market>/<timeframe>".
     no_trades_tolerance: Mapping[str, float] | None = None
     freshness_sessions: int = 1  # sessions the newest stored bar may lag the last closed one
-    corporate_actions_vendor: str = "demo"  # BACKFILL_CORPORATE_ACTIONS_VENDOR: demo | polygon
+    corporate_actions_vendor: str = "demo"  # BACKFILL_CORPORATE_ACTIONS_VENDOR: demo | polygon | eodhd
     features: FeatureWindows = FeatureWindows()  # BACKFILL_FEATURE_WINDOWS, BACKFILL_FEATURE_LOOKBACK_BARS
     macro: MacroConfig = MacroConfig()  # BACKFILL_MACRO_VENDOR, _REQUIRED, _OPTIONAL, _STALENESS
     automation: AutomationConfig = AutomationConfig()  # BACKFILL_SCHEDULE_*, BACKFILL_GAP_*, ... (automation/config.py)
@@ -96,8 +96,8 @@ class Settings:
                 tolerance[_tolerance_key(name)] = _parse_share(name, raw)
         freshness = _parse_int("BACKFILL_FRESHNESS_SESSIONS", env.get("BACKFILL_FRESHNESS_SESSIONS"), 1)
         actions_vendor = env.get("BACKFILL_CORPORATE_ACTIONS_VENDOR", "demo").strip().lower()
-        if actions_vendor not in ("demo", "polygon"):
-            raise SettingsError(f"BACKFILL_CORPORATE_ACTIONS_VENDOR={actions_vendor!r}: expected demo or polygon")
+        if actions_vendor not in ("demo", "polygon", "eodhd"):
+            raise SettingsError(f"BACKFILL_CORPORATE_ACTIONS_VENDOR={actions_vendor!r}: expected demo, polygon or eodhd")
         try:
             features, macro = FeatureWindows.from_env(env), MacroConfig.from_env(env)
             automation = AutomationConfig.from_env(env)

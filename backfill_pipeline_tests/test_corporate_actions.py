@@ -149,4 +149,33 @@ def test_polygon_is_a_corporate_actions_source(warehouse_url, httpserver, monkey
     assert dividend_frame["ex_date"].tolist() == [D("2023-11-10")] and dividend_frame["cash_amount"].tolist() == [0.24]
     wh.dispose()
     with pytest.raises(Exception, match="BACKFILL_CORPORATE_ACTIONS_VENDOR"):
-        Settings.from_env({"BACKFILL_CORPORATE_ACTIONS_VENDOR": "eodhd"})
+        Settings.from_env({"BACKFILL_CORPORATE_ACTIONS_VENDOR": "iex"})
+
+
+def test_eodhd_is_a_corporate_actions_source(warehouse_url, httpserver):
+    """The asset against a local server speaking EODHD's /api/splits and /api/div format."""
+    import json
+
+    from backfill_pipeline.resources.corporate_actions import EodhdCorporateActionsResource
+    from backfill_pipeline.resources.warehouse import WarehouseResource
+
+    httpserver.expect_request("/api/splits/AAPL.US").respond_with_data(
+        json.dumps([{"date": "2020-08-31", "split": "4.000000/1.000000"}]), content_type="application/json")
+    httpserver.expect_request("/api/div/AAPL.US").respond_with_data(json.dumps([
+        {"date": "2019-11-07", "declarationDate": "2019-10-30", "recordDate": "2019-11-11",
+         "paymentDate": "2019-11-14", "period": "Quarterly", "value": 0.1925, "unadjustedValue": 0.77,
+         "currency": "USD"}]), content_type="application/json")
+    resource = EodhdCorporateActionsResource(warehouse=WarehouseResource(url=warehouse_url), api_keys="k1",
+                                             base_url=httpserver.url_for("").rstrip("/"))
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions("us_equities_symbols", ["AAPL"])
+        result = run(instance, warehouse_url, [corporate_actions_key("us_equities")], partition_key="AAPL",
+                     corporate_actions=resource)
+        assert result.success
+    wh = Warehouse(warehouse_url)
+    split_frame, dividend_frame = read_actions(wh, "us_equities", "AAPL")
+    assert split_frame["ratio"].tolist() == [4.0] and split_frame["ex_date"].tolist() == [D("2020-08-31")]
+    # the raw amount, as paid before the 2020 split (EODHD's `value` is split-adjusted)
+    assert dividend_frame["cash_amount"].tolist() == [0.77] and dividend_frame["ex_date"].tolist() == [D("2019-11-07")]
+    assert all(r.query_string.decode().count("api_token=k1") == 1 for r, _ in httpserver.log)
+    wh.dispose()

@@ -55,9 +55,13 @@ def test_polygon_bars_land_in_the_warehouse_with_requests_audited(instance, ware
     assert daily["ts"].dt.strftime("%Y-%m-%d %H:%M").tolist() == [
         "2024-03-07 00:00", "2024-03-08 00:00", "2024-03-11 00:00", "2024-03-12 00:00"]
     with wh.engine.connect() as conn:
-        request_ids = conn.execute(sa.select(vendor_requests.c.request_id, vendor_requests.c.vendor)).all()
-    assert len(request_ids) == server.stats.requests == 4  # 2 symbols x (1m, 1d), one request each
-    assert all(rid and vendor == "polygon" for rid, vendor in request_ids)
+        requests = conn.execute(sa.select(vendor_requests)).mappings().all()
+    assert len(requests) == server.stats.requests == 4  # 2 symbols x (1m, 1d), one request each
+    assert all(r["request_id"] and r["vendor"] == "polygon" and r["http_status"] == 200 for r in requests)
+    assert all(r["api_key"] in ("key #1 of 2", "key #2 of 2") for r in requests)
+    # the window runs from the first open to the last close; Polygon also sends the extended
+    # hours in between (16 h a day), which are dropped: 4 x 960 - 330 pre - 240 post-market
+    assert sorted(r["bars"] for r in requests if r["timeframe"] == "1m") == [3270, 3270]
     mats = {e.asset_key.path[-1]: e.materialization.metadata for e in result.get_asset_materialization_events()}
     assert mats["1m"]["requests"].value == 2 and mats["1m"]["vendor"].value == "polygon"
     wh.dispose()

@@ -77,8 +77,10 @@ def pipeline(url: str, server_url: str, symbols: list[str], sessions: pd.Datetim
         written = conn.execute(sa.select(sa.func.count()).select_from(bars)).scalar_one()
         one_minute = conn.execute(sa.select(sa.func.count()).select_from(bars).where(bars.c.timeframe == "1m")).scalar_one()
         requests = conn.execute(sa.select(sa.func.count()).select_from(vendor_requests)).scalar_one()
+        # the sessions the partitions covered (a coarse grain widens the range to whole months)
+        covered = conn.execute(sa.select(sa.func.count(sa.distinct(bars.c.session))).where(bars.c.timeframe == "1m")).scalar_one()
     engine.dispose()
-    floor = len(symbols) * (math.ceil(len(sessions) * EXTENDED_MINUTES / POLYGON_PAGE) + 1)  # 1m pages + one 1d page
+    floor = len(symbols) * (math.ceil(covered * EXTENDED_MINUTES / POLYGON_PAGE) + 1)  # 1m pages + one 1d page
     return {"wall": wall, "bars": written, "bars_1m": one_minute, "runs": len(summaries), "requests": requests,
             "floor": floor}
 

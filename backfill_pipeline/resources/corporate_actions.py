@@ -7,7 +7,7 @@ import dagster as dg
 from backfill_pipeline.corporate_actions.demo import DemoCorporateActions
 from backfill_pipeline.corporate_actions.source import CorporateActionsSource
 from backfill_pipeline.markets import Market
-from backfill_pipeline.resources.http_vendors import PolygonResource
+from backfill_pipeline.resources.http_vendors import EodhdResource, PolygonResource
 from backfill_pipeline.resources.warehouse import WarehouseResource
 
 
@@ -30,8 +30,17 @@ class PolygonCorporateActionsResource(PolygonResource):
         return self.client(market)  # type: ignore[return-value]  # PolygonClient has list_splits/list_dividends
 
 
+class EodhdCorporateActionsResource(EodhdResource):
+    """Splits and dividends from EODHD's /api/splits and /api/div (same keys and limiter)."""
+
+    def source(self, market: Market) -> CorporateActionsSource:
+        return self.client(market)  # type: ignore[return-value]  # EodhdClient has list_splits/list_dividends
+
+
 def corporate_actions_resource(vendor: str, warehouse: WarehouseResource) -> dg.ConfigurableResource:
-    """BACKFILL_CORPORATE_ACTIONS_VENDOR: demo (default) or polygon."""
+    """BACKFILL_CORPORATE_ACTIONS_VENDOR: demo (default), polygon or eodhd."""
     if vendor == "polygon":
         return PolygonCorporateActionsResource(warehouse=warehouse, api_keys=dg.EnvVar("POLYGON_API_KEYS"))
+    if vendor == "eodhd":
+        return EodhdCorporateActionsResource(warehouse=warehouse, api_keys=dg.EnvVar("EODHD_API_KEYS"))
     return DemoCorporateActionsResource()

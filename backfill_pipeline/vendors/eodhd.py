@@ -20,6 +20,7 @@ import pandas as pd
 from ..markets import Market, get_market
 from .base import empty_bars, normalize_bars
 from .client import ClientOptions, HttpClientBase
+from .eodhd_reference import EodhdReferenceMixin
 from .results import VendorFetchResult
 from .symbols import eodhd_ticker
 from .trace import FetchTrace
@@ -41,7 +42,7 @@ def _quota_exhausted(response: httpx.Response) -> float | None:
     return (now.normalize() + pd.Timedelta(days=1) - now).total_seconds()
 
 
-class EodhdClient(HttpClientBase):
+class EodhdClient(EodhdReferenceMixin, HttpClientBase):
     vendor = "eodhd"
     finalization_delay = pd.Timedelta(hours=3)
 

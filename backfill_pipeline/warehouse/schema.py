@@ -81,5 +81,9 @@ vendor_requests = sa.Table(
     sa.Column("window_start", sa.BigInteger, nullable=False),
     sa.Column("window_end", sa.BigInteger, nullable=False),
     sa.Column("request_id", sa.String(128)),
+    sa.Column("http_status", sa.Integer),  # None: no response (timeout) or an offline vendor
+    sa.Column("bars", sa.Integer),  # rows the page carried, when it decoded
+    sa.Column("attempt", sa.Integer),
+    sa.Column("api_key", sa.String(32)),  # "key #1 of 2": by position, never the key
     sa.Column("fetched_at", sa.DateTime(timezone=True), nullable=False),
 )
