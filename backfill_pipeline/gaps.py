@@ -32,7 +32,7 @@ COMPLETE, NO_TRADES, NOT_FETCHED, UNFINALIZED, VENDOR_ERROR = (
 FILLABLE: tuple[str, ...] = (NOT_FETCHED, UNFINALIZED, VENDOR_ERROR)
 GAP_CLASSES: tuple[str, ...] = (NO_TRADES, *FILLABLE)
 # When classes combine (a week of sessions), the one that most needs action wins.
-_SEVERITY = {COMPLETE: 0, NO_TRADES: 1, NOT_FETCHED: 2, UNFINALIZED: 3, VENDOR_ERROR: 4}
+SEVERITY = {COMPLETE: 0, NO_TRADES: 1, NOT_FETCHED: 2, UNFINALIZED: 3, VENDOR_ERROR: 4}
 GRID_COLUMNS = ["market", "symbol", "timeframe", "session", "expected", "present", "gap_class"]
 
 
@@ -93,7 +93,7 @@ def classify_derived(market: Market, timeframe: str, grid: pd.DataFrame, source:
         columns={"present": "src_present", "gap_class": "src_class"})
     if timeframe == "1w":
         src = src.assign(session=week_labels(market, src["session"]).to_numpy(),
-                         sev=src["src_class"].map(_SEVERITY))
+                         sev=src["src_class"].map(SEVERITY))
         src = src.sort_values("sev").groupby(["symbol", "session"], as_index=False).agg(
             src_present=("src_present", "sum"), src_class=("src_class", "last"))
     merged = grid.merge(src, on=["symbol", "session"], how="left")

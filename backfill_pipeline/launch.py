@@ -54,11 +54,14 @@ def plan(entries: Iterable[GapEntry], settings: Settings) -> Plan:
     partitions: dict[str, set[str]] = defaultdict(set)
     sessions: dict[tuple[str, str, str], set[pd.Timestamp]] = defaultdict(set)
     run_groups: set[tuple[str, int, str]] = set()
+    sources_of: dict[str, dict[str, str | None]] = {}
     for e in entries:
         grain = effective_grain(settings.partition_grain, e.timeframe)
         key = ohlcv_key(e.market, e.timeframe).to_user_string()
         partitions[key].add(str(multi_key(date_key(grain, pd.Timestamp(e.session)), e.symbol)))
-        sources = derivation_sources(settings.fetched_timeframes(e.market))
+        if e.market not in sources_of:
+            sources_of[e.market] = derivation_sources(settings.fetched_timeframes(e.market))
+        sources = sources_of[e.market]
         run_groups.add((e.market, _level(sources, e.timeframe), e.symbol))
         if sources[e.timeframe] is None:
             sessions[(e.market, e.timeframe, e.symbol)].add(pd.Timestamp(e.session))

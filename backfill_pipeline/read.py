@@ -79,6 +79,16 @@ def _check_symbol(wh: Warehouse, market: str, symbol: str, timeframe: str) -> No
             raise ReadError(f"unknown symbol {symbol!r} in {market}: no {timeframe} bars are stored for it")
 
 
+def _request(symbol: str, timeframe: str, start: DateLike, end: DateLike) -> tuple[str, dt.date, dt.date]:
+    """The normalised symbol and session range of a read; ReadError names a bad timeframe or range."""
+    try:
+        get_timeframe(timeframe)
+    except ValueError as exc:
+        raise ReadError(str(exc)) from None
+    first, last = parse_range(start, end)
+    return symbol.strip().upper(), first, last
+
+
 def read_bars(
     symbol: str, timeframe: str, start: DateLike, end: DateLike, *, market: str | None = None,
     adjust: str | bool = "raw", url: str | None = None,
@@ -93,12 +103,7 @@ def read_bars(
     mode = "all" if adjust is True else "raw" if adjust is False else adjust
     if mode not in ADJUST_MODES:
         raise ReadError(f"unknown adjustment {adjust!r}; expected one of {', '.join(ADJUST_MODES)}")
-    try:
-        get_timeframe(timeframe)
-    except ValueError as exc:
-        raise ReadError(str(exc)) from None
-    symbol = symbol.strip().upper()
-    first, last = parse_range(start, end)
+    symbol, first, last = _request(symbol, timeframe, start, end)
     wh = _open(url)
     try:
         name = _resolve_market(wh, symbol, timeframe, market)
@@ -124,12 +129,7 @@ def read_features(
     symbol: str, timeframe: str, start: DateLike, end: DateLike, *, market: str | None = None, url: str | None = None,
 ) -> pd.DataFrame:
     """Stored features of sessions start..end (see assets/features.py for their definitions)."""
-    try:
-        get_timeframe(timeframe)
-    except ValueError as exc:
-        raise ReadError(str(exc)) from None
-    symbol = symbol.strip().upper()
-    first, last = parse_range(start, end)
+    symbol, first, last = _request(symbol, timeframe, start, end)
     wh = _open(url)
     try:
         name = _resolve_market(wh, symbol, timeframe, market)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from backfill_pipeline.gaps import COMPLETE, GAP_CLASSES, _SEVERITY
+from backfill_pipeline.gaps import GAP_CLASSES, SEVERITY
 
 REPORT_COLUMNS = ["market", "symbol", "timeframe", "expected", "present", "missing", "completeness_pct",
                   "first_ts", "last_ts", *GAP_CLASSES]
@@ -117,7 +117,7 @@ def heatmap(table: pd.DataFrame, path: Path) -> Path:
     import matplotlib.pyplot as plt
 
     frame = table.assign(share=(table["present"] / table["expected"]).clip(upper=1.0),
-                         sev=table["gap_class"].map(_SEVERITY))
+                         sev=table["gap_class"].map(SEVERITY))
     frame = frame[frame["timeframe"] != "1w"]
     grid = frame.groupby([frame["market"] + " " + frame["symbol"], "session"])["share"].min().unstack("session")
     fig_w = min(24, 4 + 0.08 * grid.shape[1])
@@ -133,5 +133,3 @@ def heatmap(table: pd.DataFrame, path: Path) -> Path:
     plt.close(fig)
     return path
 
-
-__all__ = ["COMPLETE", "compare", "heatmap", "matrix", "series_report", "to_json", "to_markdown"]

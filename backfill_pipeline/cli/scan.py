@@ -47,8 +47,7 @@ def scan_cmd(market, symbols, timeframes, start, end, days, output, fmt, recount
     started = time.perf_counter()
     table = run_scan(settings, scopes, recount, echo=lambda msg: click.echo(msg, err=True))
     elapsed = time.perf_counter() - started
-    summary = summarize(table) if len(table) else {"partitions": 0, "complete": 0, "missing_bars": 0,
-                                                     "missing_bars_to_fill": 0, **{c: 0 for c in GAP_CLASSES}}
+    summary = summarize(table)
     header = {
         "generated_at": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "filters": "; ".join(f"{sc.market.name}: {len(sc.symbols)} symbols, {','.join(sc.timeframes)}, "

@@ -9,7 +9,7 @@ process of the instance shares one budget per key. Keys come from the environmen
 from __future__ import annotations
 
 import os
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import dagster as dg
 from pydantic import Field, PrivateAttr
@@ -39,8 +39,10 @@ class HttpVendorResource(dg.ConfigurableResource):
 
     vendor_name: ClassVar[str] = ""
 
-    def _env_base_url(self) -> str | None:
-        return self.base_url or os.environ.get(f"{self.vendor_name.upper()}_BASE_URL") or None
+    def client_kwargs(self) -> dict[str, Any]:
+        """options, and base_url when configured (else the client's own default)."""
+        base_url = self.base_url or os.environ.get(f"{self.vendor_name.upper()}_BASE_URL")
+        return {"options": self.options(), **({"base_url": base_url} if base_url else {})}
 
     def _limits(self) -> VendorLimits:
         limits = default_limits(self.vendor_name)
@@ -87,9 +89,8 @@ class PolygonResource(HttpVendorResource):
     def client(self, market: Market) -> BarsClient:
         from backfill_pipeline.vendors.polygon import PolygonClient
 
-        kwargs = {"base_url": url} if (url := self._env_base_url()) else {}
-        return PolygonClient(_keys("polygon", self.api_keys), market=market, options=self.options(),
-                             extended_hours=self.extended_hours, **kwargs)
+        return PolygonClient(_keys("polygon", self.api_keys), market=market, extended_hours=self.extended_hours,
+                             **self.client_kwargs())
 
 
 class EodhdResource(HttpVendorResource):
@@ -101,8 +102,7 @@ class EodhdResource(HttpVendorResource):
     def client(self, market: Market) -> BarsClient:
         from backfill_pipeline.vendors.eodhd import EodhdClient
 
-        kwargs = {"base_url": url} if (url := self._env_base_url()) else {}
-        return EodhdClient(_keys("eodhd", self.api_keys), market=market, options=self.options(), **kwargs)
+        return EodhdClient(_keys("eodhd", self.api_keys), market=market, **self.client_kwargs())
 
 
 class BinanceResource(HttpVendorResource):
@@ -113,8 +113,7 @@ class BinanceResource(HttpVendorResource):
     def client(self, market: Market) -> BarsClient:
         from backfill_pipeline.vendors.binance import BinanceClient
 
-        kwargs = {"base_url": url} if (url := self._env_base_url()) else {}
-        return BinanceClient(market=market, options=self.options(), **kwargs)
+        return BinanceClient(market=market, **self.client_kwargs())
 
 
 def vendor_resources(vendors: set[str], warehouse: WarehouseResource) -> dict[str, dg.ConfigurableResource]:

@@ -38,8 +38,7 @@ class FredMacroResource(HttpVendorResource):
     def source(self) -> MacroSource:
         from backfill_pipeline.vendors.fred import FredClient  # deferred: HTTP stack only when used
 
-        kwargs = {"base_url": url} if (url := self._env_base_url()) else {}
-        return FredClient(parse_key_list(self.api_keys), options=self.options(), **kwargs)
+        return FredClient(parse_key_list(self.api_keys), **self.client_kwargs())
 
 
 def macro_resource(config: MacroConfig, warehouse: WarehouseResource) -> dg.ConfigurableResource:
