@@ -33,6 +33,7 @@ class SymbolOutcome:
     errors: list[str] = field(default_factory=list)
     rate_limited: bool = False
     auth_failed: bool = False  # a refused key: retrying the step cannot help
+    stored: pd.DataFrame | None = None  # the bars written (with `session`), to resample from memory
 
 
 def consecutive_runs(market: Market, sessions: pd.DatetimeIndex) -> list[pd.DatetimeIndex]:
@@ -94,7 +95,7 @@ def fetch_and_store(
 ) -> SymbolOutcome:
     now = now if now is not None else pd.Timestamp.now(tz="UTC")
     outcome = SymbolOutcome(symbol)
-    tables = []
+    tables, stored = [], []
     for run in consecutive_runs(market, sessions):
         start, end = fetch_window(market, timeframe, run)
         fetch_id = str(uuid.uuid4())
@@ -130,8 +131,10 @@ def fetch_and_store(
             market.name, timeframe, symbol, [s.date() for s in run], frame, fetch_rows, request_rows
         )
         outcome.requests += result.requests
+        stored.append(frame)
         tables.append(completeness(market, timeframe, symbol, run, per_session, now))
     outcome.completeness = pd.concat(tables, ignore_index=True) if tables else None
+    outcome.stored = pd.concat(stored, ignore_index=True) if len(stored) > 1 else (stored[0] if stored else None)
     return outcome
 
 
@@ -143,8 +146,14 @@ def derive_and_store(
     symbol: str,
     sessions: pd.DatetimeIndex,
     now: pd.Timestamp | None = None,
+    source_bars: pd.DataFrame | None = None,
 ) -> SymbolOutcome:
-    """Resample the stored `source` bars of `sessions` to `timeframe` and store them."""
+    """Resample the `source` bars of `sessions` to `timeframe` and store them.
+
+    The source bars are read from the warehouse unless `source_bars` (the frame the same
+    step just stored, with its `session` column) is given; 1w always reads, since a week
+    labelled inside the window may need days past it.
+    """
     outcome = SymbolOutcome(symbol)
     if len(sessions) == 0:
         return outcome
@@ -155,7 +164,10 @@ def derive_and_store(
         last = last + dt.timedelta(days=6)
     else:
         targets = sessions
-    src = warehouse.read_bars(market.name, source, symbol, first, last)
+    if source_bars is None or timeframe == "1w":
+        src = warehouse.read_bars(market.name, source, symbol, first, last)
+    else:
+        src = source_bars
     if timeframe == "1w":
         src = src[week_labels(market, src["session"]).isin(targets).to_numpy()]
     else:
@@ -167,5 +179,6 @@ def derive_and_store(
         bars, _ = assign_sessions(market, timeframe, bars, sessions)
     outcome.validity.add(check_validity(symbol, bars))
     outcome.bars_written = warehouse.replace_bars(market.name, timeframe, symbol, [s.date() for s in targets], bars)
+    outcome.stored = bars
     outcome.completeness = completeness(market, timeframe, symbol, targets, bars.groupby("session").size(), now)
     return outcome

@@ -91,15 +91,15 @@ def materialize_range(
                     run_config=QUIET_RUN_CONFIG if quiet else None,
                     raise_on_error=False,
                 )
-            per_step: dict[str, tuple[int, int]] = {}
+            per_asset: dict[str, tuple[int, int]] = {}  # a ranged run repeats an asset's metadata per partition
             for event in result.get_asset_materialization_events():
                 meta = event.step_materialization_data.materialization.metadata
-                per_step[event.step_key or ""] = (
+                per_asset[event.asset_key.to_user_string() if event.asset_key else ""] = (
                     int(meta["bars_written"].value) if "bars_written" in meta else 0,  # type: ignore[arg-type]
                     int(meta["requests"].value) if "requests" in meta else 0,  # type: ignore[arg-type]
                 )
-            bars = sum(b for b, _ in per_step.values())
-            requests = sum(r for _, r in per_step.values())
+            bars = sum(b for b, _ in per_asset.values())
+            requests = sum(r for _, r in per_asset.values())
             summaries.append(
                 RunSummary(result.run_id, result.success, [k.to_user_string() for k in keys], bars, requests)
             )

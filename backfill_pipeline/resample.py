@@ -51,29 +51,59 @@ def week_labels(market: Market, sessions: pd.Series) -> pd.Series:
 
 
 def aggregate(bars: pd.DataFrame, keys: pd.Series) -> pd.DataFrame:
-    """OHLCV aggregate of `bars` grouped by `keys` (the new bar start of each input bar)."""
+    """OHLCV aggregate of `bars` grouped by `keys` (the new bar start of each input bar).
+
+    Groups are runs of equal keys in time order, reduced with numpy's reduceat: a
+    year of 1m bars aggregates in milliseconds, where a pandas groupby takes ~0.3 s.
+    """
     if bars.empty:
         return empty_bars()
-    frame = bars.assign(_key=keys.to_numpy(), _pv=bars["vwap"] * bars["volume"])
-    frame["_pv_known"] = bars["vwap"].notna()
-    grouped = frame.groupby("_key", sort=True)
-    out = pd.DataFrame(
+    key = _utc_ns(keys)
+    ts = _utc_ns(bars["ts"])
+    order = np.lexsort((ts, key))  # by new bar, then by time within it (open first, close last)
+    if (np.diff(order) == 1).all():
+        order = None  # already sorted: the usual case, no copies
+    def col(name: str) -> np.ndarray:
+        values = bars[name].to_numpy(dtype="float64", na_value=np.nan)
+        return values if order is None else values[order]
+    key = key if order is None else key[order]
+    starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+    ends = np.r_[starts[1:], len(key)] - 1
+    volume = col("volume")
+    vwap = col("vwap")
+    vwap_known = ~np.isnan(vwap)
+    trades = bars["trades"].astype("Int64")
+    trades_known = trades.notna().to_numpy()
+    trades_values = trades.to_numpy(dtype="int64", na_value=0)
+    if order is not None:
+        trades_known, trades_values = trades_known[order], trades_values[order]
+    volume_sum = np.add.reduceat(volume, starts)
+    pv_sum = np.add.reduceat(np.where(vwap_known, vwap * volume, 0.0), starts)
+    all_known = np.minimum.reduceat(vwap_known, starts).astype(bool)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out_vwap = np.where(all_known & (volume_sum > 0), pv_sum / volume_sum, np.nan)
+    trades_sum = pd.array(np.add.reduceat(trades_values, starts), dtype="Int64")
+    trades_sum[~np.maximum.reduceat(trades_known, starts).astype(bool)] = pd.NA
+    return pd.DataFrame(
         {
-            "open": grouped["open"].first(),
-            "high": grouped["high"].max(),
-            "low": grouped["low"].min(),
-            "close": grouped["close"].last(),
-            "volume": grouped["volume"].sum(),
+            "ts": pd.to_datetime(key[starts], utc=True).astype("datetime64[ns, UTC]"),
+            "open": col("open")[starts],
+            "high": np.maximum.reduceat(col("high"), starts),
+            "low": np.minimum.reduceat(col("low"), starts),
+            "close": col("close")[ends],
+            "volume": volume_sum,
+            "vwap": out_vwap,
+            "trades": trades_sum,
         }
     )
-    pv = grouped["_pv"].sum(min_count=1)
-    all_known = grouped["_pv_known"].all()
-    out["vwap"] = (pv / out["volume"].where(out["volume"] > 0)).where(all_known)
-    out["trades"] = grouped["trades"].sum(min_count=1).astype("Int64")
-    out.index.name = "ts"
-    out = out.reset_index()
-    out["ts"] = pd.to_datetime(out["ts"], utc=True).astype("datetime64[ns, UTC]")
-    return out
+
+
+def _utc_ns(values: pd.Series) -> np.ndarray:
+    """Nanoseconds since the epoch of tz-aware (or UTC-naive) timestamps."""
+    series = pd.Series(values)
+    if series.dt.tz is not None:
+        series = series.dt.tz_convert("UTC").dt.tz_localize(None)
+    return series.to_numpy(dtype="datetime64[ns]").view("int64")
 
 
 def resample_bars(market: Market, bars: pd.DataFrame, target: str) -> pd.DataFrame:

@@ -36,9 +36,14 @@ def test_definitions_load_with_exact_assets_checks_schedules_and_sensors():
 def test_derived_assets_depend_on_their_source_and_fetched_ones_use_the_vendor_pool():
     definitions = build_definitions(Settings())
     graph = _graph(definitions)
-    pools = {a.key.to_user_string(): a.op.pool for a in definitions.assets}
+    pools = {k.to_user_string(): a.op.pool for a in definitions.assets for k in a.keys}
+    steps = {k.to_user_string(): a.op.name for a in definitions.assets for k in a.keys}
     assert pools["ohlcv/us_equities/1m"] == pools["ohlcv/crypto/1d"] == "vendor_demo"
-    assert pools["ohlcv/us_equities/5m"] is None and pools["ohlcv/crypto/1w"] is None
+    assert pools["ohlcv/crypto/1w"] is None  # resampled from stored 1d in its own step
+    # the timeframes resampled from 1m share its step (and so its pool): one fetch, no re-reads
+    for market in MARKET_NAMES:
+        assert {steps[f"ohlcv/{market}/{tf}"] for tf in ("1m", "5m", "15m", "30m", "1h", "4h")} == {f"ohlcv_{market}_1m_and_derived"}
+        assert len({steps[f"ohlcv/{market}/1m"], steps[f"ohlcv/{market}/1d"], steps[f"ohlcv/{market}/1w"]}) == 3
     parents = {k.to_user_string(): {p.to_user_string() for p in graph.get(k).parent_keys}
                for k in graph.get_all_asset_keys()}
     for market in MARKET_NAMES:

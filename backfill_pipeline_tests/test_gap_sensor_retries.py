@@ -47,7 +47,7 @@ def _policies(settings: Settings) -> dict[str, dg.RetryPolicy | None]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         assets = build_ohlcv_assets(list(MARKETS.values()), settings)
-    return {a.key.to_user_string(): a.op.retry_policy for a in assets}
+    return {k.to_user_string(): a.op.retry_policy for a in assets for k in a.keys}
 
 
 def test_only_assets_that_fetch_from_a_network_vendor_retry():
@@ -55,7 +55,8 @@ def test_only_assets_that_fetch_from_a_network_vendor_retry():
     policy = policies["ohlcv/crypto/1m"]
     assert policy == dg.RetryPolicy(max_retries=3, delay=30.0, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
     assert policies["ohlcv/crypto/1d"] == policy
-    assert policies["ohlcv/crypto/5m"] is None and policies["ohlcv/crypto/1w"] is None  # derived: no vendor
+    assert policies["ohlcv/crypto/5m"] == policy  # resampled in the step that fetches 1m
+    assert policies["ohlcv/crypto/1w"] is None  # resampled from stored 1d in its own step: no vendor
     assert policies["ohlcv/us_equities/1m"] is None  # the offline demo vendor cannot fail transiently
     off = _policies(Settings(vendors=BINANCE_CRYPTO, automation=AutomationConfig(fetch_retries=0)))
     assert off["ohlcv/crypto/1m"] is None

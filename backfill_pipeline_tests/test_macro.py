@@ -197,7 +197,7 @@ def test_the_fred_vendor_is_one_setting():
 
     fred = build_definitions(Settings.from_env({"BACKFILL_MACRO_VENDOR": "fred"}))
     assert isinstance(fred.resources["macro"], FredMacroResource)  # keys from FRED_API_KEYS at run time
-    assert {a.key: a.op.pool for a in fred.assets}[MACRO_OBSERVATIONS_KEY] == "vendor_fred"
+    assert {k: a.op.pool for a in fred.assets for k in a.keys}[MACRO_OBSERVATIONS_KEY] == "vendor_fred"
     demo = build_definitions(Settings())
     assert isinstance(demo.resources["macro"], DemoMacroResource)
-    assert {a.key: a.op.pool for a in demo.assets}[MACRO_OBSERVATIONS_KEY] == "vendor_demo"
+    assert {k: a.op.pool for a in demo.assets for k in a.keys}[MACRO_OBSERVATIONS_KEY] == "vendor_demo"

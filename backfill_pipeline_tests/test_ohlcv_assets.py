@@ -119,3 +119,19 @@ def test_crypto_runs_every_day(instance, warehouse_url):
     assert counts["bars"].tolist() == [1440, 1440]
     assert len(wh.read_bars("crypto", "4h", "BTC-USD", dt.date(2024, 3, 9), dt.date(2024, 3, 10))) == 12
     wh.dispose()
+
+
+def test_fused_step_derives_the_symbols_whose_fetch_worked_and_a_subset_rederives_from_storage(instance, warehouse_url):
+    """1m and the timeframes resampled from it share a step: a failed fetch for MSFT leaves
+    its derived bars unwritten but AAPL's are derived; selecting 5m alone reads the stored 1m."""
+    demo = DemoVendorResource(fail_symbols=["MSFT"])
+    result = materialize(instance, warehouse_url, "us_equities", ["1m", "5m"], start="2024-03-06|AAPL",
+                         end="2024-03-06|MSFT", demo=demo)
+    assert not result.success
+    rows = table_rows(warehouse_url)
+    by_series = {(symbol, tf): n for symbol, tf, n in
+                 pd.DataFrame([(r[1], r[2]) for r in rows]).value_counts().reset_index().itertuples(index=False)}
+    assert by_series == {("AAPL", "1m"): 390, ("AAPL", "5m"): 78}
+    first = [r for r in table_rows(warehouse_url) if r[2] == "5m"]
+    assert materialize(instance, warehouse_url, "us_equities", ["5m"], partition_key="2024-03-06|AAPL").success
+    assert [r for r in table_rows(warehouse_url) if r[2] == "5m"] == first

@@ -98,3 +98,38 @@ def test_daily_and_weekly_bars():
     assert weekly["open"].iloc[0] == first_week["open"].iloc[0]
     assert weekly["close"].iloc[0] == first_week["close"].iloc[-1]
     assert weekly["volume"].iloc[0] == first_week["volume"].sum()
+
+
+def test_aggregate_matches_a_pandas_groupby_with_gaps_in_vwap_and_trades():
+    """The reduceat aggregation against a plain groupby: unsorted input, bins where some
+    or all vwap/trades are missing, and a bin with zero volume."""
+    from backfill_pipeline.resample import aggregate
+
+    rng = np.random.default_rng(3)
+    n = 600
+    ts = pd.Series(pd.date_range("2024-03-08 14:30", periods=n, freq="1min", tz="UTC"))
+    frame = pd.DataFrame({
+        "ts": ts,
+        "open": rng.random(n) + 10, "high": rng.random(n) + 11, "low": rng.random(n) + 9,
+        "close": rng.random(n) + 10, "volume": rng.integers(0, 5, n).astype(float),
+        "vwap": np.where(rng.random(n) < 0.05, np.nan, rng.random(n) + 10),
+        "trades": pd.array(np.where(rng.random(n) < 0.3, None, rng.integers(1, 9, n)), dtype="Int64"),
+    })
+    frame.loc[60:74, "volume"] = 0.0  # bin 4 has no volume: vwap undefined
+    frame.loc[75:89, "trades"] = pd.NA  # bin 5 has no trade counts at all
+    keys = ts.dt.floor("15min")
+    shuffled = rng.permutation(n)
+    got = aggregate(frame.iloc[shuffled].reset_index(drop=True), keys.iloc[shuffled].reset_index(drop=True))
+
+    g = frame.assign(_k=keys, _pv=frame["vwap"] * frame["volume"]).groupby("_k")
+    all_known = g["vwap"].apply(lambda s: s.notna().all())
+    volume = g["volume"].sum()
+    want = pd.DataFrame({
+        "ts": volume.index, "open": g["open"].first().to_numpy(), "high": g["high"].max().to_numpy(),
+        "low": g["low"].min().to_numpy(), "close": g["close"].last().to_numpy(), "volume": volume.to_numpy(),
+        "vwap": ((g["_pv"].sum() / volume.where(volume > 0)).where(all_known)).to_numpy(),
+        "trades": g["trades"].sum(min_count=1).astype("Int64").array,
+    })
+    assert len(got) == n // 15
+    assert np.isnan(got["vwap"].iloc[4]) and got["trades"].isna().iloc[5]
+    pd.testing.assert_frame_equal(got.reset_index(drop=True), want, check_dtype=False, check_exact=False, rtol=1e-12)

@@ -1,8 +1,10 @@
 """OHLCV assets: ohlcv/<market>/<timeframe>, one per market and timeframe.
 
-Fetched timeframes call the market's vendor; the others are resampled from a finer stored
-timeframe on calendar-anchored bins. Every asset runs ranged (one run covers a symbol's
-whole date range), writes the warehouse itself and evaluates its checks in its own step.
+Fetched timeframes call the market's vendor; the others are resampled from a finer
+timeframe on calendar-anchored bins. A fetched timeframe and the timeframes resampled from
+it share one step (a subsettable multi-asset), so the fetched bars are resampled from
+memory; each asset keeps its own partitions, materialisations and checks. Every step runs
+ranged (one run covers a symbol's whole date range) and writes the warehouse itself.
 """
 
 
@@ -52,67 +54,112 @@ def _freshness(warehouse: Warehouse, market: Market, timeframe: str, symbols: li
     return lags, f"{newest:%Y-%m-%d}"
 
 
-def build_ohlcv_asset(market: Market, timeframe: str, sources: dict[str, str | None], settings: Settings) -> dg.AssetsDefinition:
-    key = ohlcv_key(market.name, timeframe)
-    source = sources[timeframe]
-    grain = effective_grain(settings.partition_grain, timeframe)
-    vendor = settings.vendor(market.name)
+def families(sources: dict[str, str | None], grain: str) -> list[list[str]]:
+    """Timeframes computed in one step: a root (fetched, or derived from another step's
+    timeframe) followed by the timeframes resampled from a fetched root on the same grain.
 
-    @dg.asset(
-        key=key,
-        description=_describe(market, timeframe, source, vendor),
-        partitions_def=ohlcv_partitions(market, grain, settings.partitions_start),
-        deps=[dg.AssetDep(ohlcv_key(market.name, source), partition_mapping=source_mapping())] if source else [],
+    With the default fetched 1m and 1d: [1m, 5m, 15m, 30m, 1h, 4h], [1d], [1w] (1w joins
+    1d on a weekly or monthly grain). One step fetches a year of 1m bars once and resamples
+    them from memory, instead of five more steps each reading them back from the warehouse.
+    """
+    def joins(tf: str) -> bool:
+        src = sources[tf]
+        return src is not None and sources[src] is None and effective_grain(grain, tf) == effective_grain(grain, src)
+
+    return [[root] + [tf for tf in sources if joins(tf) and sources[tf] == root] for root in sources if not joins(root)]
+
+
+def build_ohlcv_family(market: Market, members: list[str], sources: dict[str, str | None],
+                       settings: Settings) -> dg.AssetsDefinition:
+    root = members[0]
+    fetched = sources[root] is None
+    grain = effective_grain(settings.partition_grain, root)
+    vendor = settings.vendor(market.name)
+    partitions = ohlcv_partitions(market, grain, settings.partitions_start)
+    keys = {tf: ohlcv_key(market.name, tf) for tf in members}
+    specs = [
+        dg.AssetSpec(
+            key=keys[tf],
+            description=_describe(market, tf, sources[tf], vendor),
+            partitions_def=partitions,
+            deps=[dg.AssetDep(ohlcv_key(market.name, sources[tf]), partition_mapping=source_mapping())]  # type: ignore[arg-type]
+            if sources[tf] else [],
+            group_name=OHLCV_GROUP,
+            kinds={"pandas", "sql"},
+            tags={"market": market.name, "timeframe": tf},
+            skippable=True,
+        )
+        for tf in members
+    ]
+
+    @dg.multi_asset(
+        name=f"ohlcv_{market.name}_{root}" + ("_and_derived" if len(members) > 1 else ""),
+        specs=specs,
+        check_specs=[spec for tf in members for spec in check_specs(keys[tf])],
+        can_subset=True,
         backfill_policy=dg.BackfillPolicy.single_run(),
-        group_name=OHLCV_GROUP,
-        check_specs=check_specs(key),
-        required_resource_keys={"warehouse", vendor} if source is None else {"warehouse"},
-        pool=vendor_pool(vendor) if source is None else None,
-        retry_policy=fetch_retry_policy(settings, vendor) if source is None else None,
-        kinds={"pandas", "sql"},
-        tags={"market": market.name, "timeframe": timeframe},
+        required_resource_keys={"warehouse", vendor} if fetched else {"warehouse"},
+        pool=vendor_pool(vendor) if fetched else None,
+        retry_policy=fetch_retry_policy(settings, vendor) if fetched else None,
     )
-    def _ohlcv(context: dg.AssetExecutionContext) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
+    def _family(context: dg.AssetExecutionContext) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
         warehouse = context.resources.warehouse.get()
         now = pd.Timestamp.now(tz="UTC")
+        selected = [tf for tf in members if keys[tf] in context.selected_asset_keys]
         by_symbol = sessions_by_symbol(market, grain, context.partition_keys)
-        outcomes: list[SymbolOutcome] = []
-        client = getattr(context.resources, vendor).client(market) if source is None else None
+        outcomes: dict[str, list[SymbolOutcome]] = {tf: [] for tf in selected}
+        client = getattr(context.resources, vendor).client(market) if fetched and root in selected else None
         try:
             for symbol, sessions in sorted(by_symbol.items()):
-                if client is not None:
-                    outcome = fetch_and_store(warehouse, client, market, timeframe, symbol, sessions, context.run_id, now)
-                else:
-                    assert source is not None
-                    outcome = derive_and_store(warehouse, market, timeframe, source, symbol, sessions, now)
-                context.log.info(f"{key.to_user_string()} {symbol}: {outcome.bars_written} bars over {len(sessions)} sessions")
-                outcomes.append(outcome)
+                root_bars = None  # the root's bars as stored by this step, when it wrote them
+                for tf in selected:
+                    if tf == root and client is not None:
+                        outcome = fetch_and_store(warehouse, client, market, tf, symbol, sessions, context.run_id, now)
+                    elif tf == root or root_bars is None or outcomes[root][-1].errors:
+                        # a failed fetch leaves the stored bars as they were: derive from those
+                        outcome = derive_and_store(warehouse, market, tf, sources[tf], symbol, sessions, now)  # type: ignore[arg-type]
+                    else:
+                        outcome = derive_and_store(warehouse, market, tf, root, symbol, sessions, now, source_bars=root_bars)
+                    if tf == root:
+                        root_bars = outcome.stored
+                    outcome.stored = None  # frames are not kept past their symbol
+                    context.log.info(f"{keys[tf].to_user_string()} {symbol}: {outcome.bars_written} bars over {len(sessions)} sessions")
+                    outcomes[tf].append(outcome)
         finally:
             if client is not None:
                 client.close()
         symbols = sorted(by_symbol)
         all_sessions = pd.DatetimeIndex(sorted(set().union(*by_symbol.values()))) if by_symbol else pd.DatetimeIndex([])
-        table = scan(warehouse, market, symbols, [timeframe], all_sessions, sources, now)
-        if timeframe == "1w":
-            by_symbol = {s: pd.DatetimeIndex(week_labels(market, pd.Series(v)).unique()) for s, v in by_symbol.items()}
-        wanted = {(s, d) for s, days in by_symbol.items() for d in days}
-        table = table[[(s, d) in wanted for s, d in zip(table["symbol"], table["session"], strict=True)]]
-        lags, newest = _freshness(warehouse, market, timeframe, symbols)
-        yield dg.MaterializeResult(metadata=materialize_metadata(outcomes, vendor if source is None else None))
-        yield from check_results(key, outcomes, table, settings.tolerance(market.name, timeframe),
-                                 lags, settings.freshness_sessions, newest)
-        errors = [e for o in outcomes for e in o.errors]
-        if any(o.rate_limited for o in outcomes):
+        checks = context.selected_asset_check_keys
+        for tf in selected:
+            key = keys[tf]
+            table = scan(warehouse, market, symbols, [tf], all_sessions, sources, now)
+            covered = by_symbol
+            if tf == "1w":
+                covered = {s: pd.DatetimeIndex(week_labels(market, pd.Series(v)).unique()) for s, v in by_symbol.items()}
+            wanted = {(s, d) for s, days in covered.items() for d in days}
+            table = table[[(s, d) in wanted for s, d in zip(table["symbol"], table["session"], strict=True)]]
+            lags, newest = _freshness(warehouse, market, tf, symbols)
+            is_fetched = sources[tf] is None
+            yield dg.MaterializeResult(asset_key=key, metadata=materialize_metadata(outcomes[tf], vendor if is_fetched else None))
+            for result in check_results(key, outcomes[tf], table, settings.tolerance(market.name, tf),
+                                        lags, settings.freshness_sessions, newest):
+                if dg.AssetCheckKey(key, result.check_name) in checks:  # type: ignore[arg-type]
+                    yield result
+        failed = [o for tf in selected for o in outcomes[tf] if o.errors]
+        errors = [e for o in failed for e in o.errors]
+        if any(o.rate_limited for o in failed):
             # resuming the backfill re-runs exactly these partitions; the tag makes them findable
             context.instance.add_run_tags(context.run_id, {RATE_LIMITED_TAG: "true"})
         if errors:
+            names = ", ".join(keys[tf].to_user_string() for tf in selected if any(o.errors for o in outcomes[tf]))
             raise dg.Failure(
-                description=f"{len(errors)} fetch(es) failed for {key.to_user_string()}: " + "; ".join(errors[:5]),
+                description=f"{len(errors)} fetch(es) failed for {names}: " + "; ".join(errors[:5]),
                 metadata={"failed_fetches": len(errors)},
-                allow_retries=not any(o.auth_failed for o in outcomes),
+                allow_retries=not any(o.auth_failed for o in failed),
             )
 
-    return _ohlcv
+    return _family
 
 
 def build_ohlcv_assets(markets: list[Market], settings: Settings) -> list[dg.AssetsDefinition]:
@@ -122,6 +169,6 @@ def build_ohlcv_assets(markets: list[Market], settings: Settings) -> list[dg.Ass
         warnings.simplefilter("ignore", dg.BetaWarning)
         for market in markets:
             sources = derivation_sources(settings.fetched_timeframes(market.name))
-            for timeframe in sources:
-                assets.append(build_ohlcv_asset(market, timeframe, sources, settings))
+            for members in families(sources, settings.partition_grain):
+                assets.append(build_ohlcv_family(market, members, sources, settings))
     return assets

@@ -20,6 +20,8 @@ import os
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import dagster as dg
@@ -33,6 +35,7 @@ from backfill_pipeline.warehouse.store import Warehouse
 DEFAULT_PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 POLYGON_PAGE = 50_000
 EXTENDED_MINUTES = 16 * 60
+EVENT_BATCH_SIZE = "1000"
 
 
 def _serve(ready: multiprocessing.Queue, stop: multiprocessing.Event) -> None:  # type: ignore[type-arg]
@@ -43,8 +46,40 @@ def _serve(ready: multiprocessing.Queue, stop: multiprocessing.Event) -> None:  
         stop.wait()
 
 
+@contextmanager
+def bench_instance(kind: str, pg_admin_url: str) -> Iterator[dg.DagsterInstance]:
+    """A throwaway Dagster instance: SQLite files in a temp dir, or a fresh PostgreSQL
+    database (the production storage, dagster-postgres) dropped afterwards."""
+    with tempfile.TemporaryDirectory() as home:
+        if kind == "sqlite":
+            with dg.instance_for_test(temp_dir=home) as instance:
+                yield instance
+            return
+        with _pg_database(pg_admin_url, "bp_bench_instance") as url:
+            # dagster-postgres needs psycopg2 (SQLAlchemy 2.1 maps a bare postgresql:// to psycopg 3)
+            storage_url = sa.engine.make_url(url).set(drivername="postgresql+psycopg2").render_as_string(hide_password=False)
+            overrides = {"storage": {"postgres": {"postgres_url": storage_url}}}
+            with dg.instance_for_test(temp_dir=home, overrides=overrides) as instance:
+                yield instance
+
+
+@contextmanager
+def _pg_database(admin_url: str, prefix: str) -> Iterator[str]:
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    try:
+        yield sa.engine.make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+
 def pipeline(url: str, server_url: str, symbols: list[str], sessions: pd.DatetimeIndex,
-             grain: str = "daily") -> dict[str, float]:
+             grain: str = "daily", instance_kind: str = "sqlite",
+             pg_admin_url: str = DEFAULT_PG_ADMIN) -> dict[str, float]:
     from backfill_pipeline.automation.config import AutomationConfig
     from backfill_pipeline.definitions import build_definitions
     from backfill_pipeline.local_runs import materialize_range
@@ -64,7 +99,7 @@ def pipeline(url: str, server_url: str, symbols: list[str], sessions: pd.Datetim
     defs = dg.Definitions(assets=defs.assets, resources={**(defs.resources or {}), "warehouse": warehouse,
                                                          "polygon": polygon})
     Warehouse(url).dispose()  # create the schema outside the timed part
-    with tempfile.TemporaryDirectory() as home, dg.instance_for_test(temp_dir=home) as instance:
+    with bench_instance(instance_kind, pg_admin_url) as instance:
         instance.add_dynamic_partitions(market.symbols_partitions_name, symbols)
         started = time.perf_counter()
         summaries = materialize_range(defs, instance, settings, market, symbols, sessions)
@@ -107,10 +142,11 @@ def raw_ceiling(url: str) -> tuple[int, float]:
     return total, elapsed
 
 
-def run(label: str, url: str, server_url: str, symbols: list[str], sessions: pd.DatetimeIndex, grain: str) -> None:
-    result = pipeline(url, server_url, symbols, sessions, grain)
+def run(label: str, url: str, server_url: str, symbols: list[str], sessions: pd.DatetimeIndex, grain: str,
+        instance_kind: str, pg_admin_url: str) -> None:
+    result = pipeline(url, server_url, symbols, sessions, grain, instance_kind, pg_admin_url)
     rate = result["bars"] / result["wall"]
-    print(f"[{label}, {grain} partitions] end to end: {result['wall']:.1f} s wall, {result['bars']:,.0f} bars written "
+    print(f"[{label} warehouse, {instance_kind} instance, {grain} partitions] end to end: {result['wall']:.1f} s wall, {result['bars']:,.0f} bars written "
           f"({result['bars_1m']:,.0f} 1m + derived), {rate:,.0f} bars/s, {result['runs']:.0f} Dagster runs, "
           f"{result['requests']:.0f} requests vs floor {result['floor']:.0f}")
     rows, seconds = raw_ceiling(url)
@@ -127,8 +163,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sqlite-only", action="store_true")
     parser.add_argument("--grain", choices=["daily", "weekly", "monthly"], default="daily",
                         help="date partition grain (BACKFILL_PARTITION_GRAIN); Dagster records events per partition")
+    parser.add_argument("--instance", choices=["postgres", "sqlite"], default="postgres",
+                        help="Dagster instance storage: postgres (production, dagster-postgres) or sqlite "
+                             "(the embedded default; every Dagster event costs a file open and an fsync)")
     parser.add_argument("--pg-admin-url", default=DEFAULT_PG_ADMIN)
     args = parser.parse_args(argv)
+    # as in production (docker-compose.yml): materialisation events stored in batches
+    os.environ.setdefault("DAGSTER_EVENT_BATCH_SIZE", EVENT_BATCH_SIZE)
     symbols = [f"S{i:03d}" for i in range(args.symbols)]
     sessions = last_closed_sessions(get_market("us_equities"), args.days)
     print(f"{args.symbols} symbols x {len(sessions)} sessions of 1m bars ({sessions[0]:%Y-%m-%d}.."
@@ -140,19 +181,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         server_url = ready.get(timeout=60)
         with tempfile.TemporaryDirectory() as tmp:
-            run("sqlite", f"sqlite:///{Path(tmp) / 'bench.db'}", server_url, symbols, sessions, args.grain)
+            run("sqlite", f"sqlite:///{Path(tmp) / 'bench.db'}", server_url, symbols, sessions, args.grain,
+                args.instance, args.pg_admin_url)
         if not args.sqlite_only:
-            name = f"bp_bench_{uuid.uuid4().hex[:8]}"
-            admin = sa.create_engine(args.pg_admin_url, isolation_level="AUTOCOMMIT")
-            with admin.connect() as conn:
-                conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-            try:
-                url = sa.engine.make_url(args.pg_admin_url).set(database=name).render_as_string(hide_password=False)
-                run("postgresql", url, server_url, symbols, sessions, args.grain)
-            finally:
-                with admin.connect() as conn:
-                    conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-                admin.dispose()
+            with _pg_database(args.pg_admin_url, "bp_bench") as url:
+                run("postgresql", url, server_url, symbols, sessions, args.grain, args.instance, args.pg_admin_url)
     finally:
         stop.set()
         server.join(10)

@@ -12,7 +12,6 @@ httpx exception as its __context__, since that holds the request and its URL wit
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 import uuid
@@ -21,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+import orjson
 
 from .base import AuthError, RateLimitedError, VendorError
 from .keys import KeyPool
@@ -293,7 +293,7 @@ def _decode(response: httpx.Response) -> tuple[Any, str | None]:
     if not content.strip():
         return None, "empty body"
     try:
-        return json.loads(content), None
+        return orjson.loads(content), None
     except (ValueError, UnicodeDecodeError) as exc:
         where = f"at byte {getattr(exc, 'pos', '?')} of {len(content)}"
         return None, f"undecodable JSON body ({type(exc).__name__} {where})"
