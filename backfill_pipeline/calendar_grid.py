@@ -1,8 +1,9 @@
 """The bars a calendar says should exist: per (market, timeframe, session).
 
 Vectorised over sessions; the same bins as resample.py (intraday bins start at the session
-open and the last bin is cut at the close). Bins that have not ended by `now` are not
-expected yet, so a session in progress is not reported as a gap.
+open and the last bin is cut at the close), in the market's hours (markets.session_bounds).
+Bins that have not ended by `now` are not expected yet, so a session in progress is not
+reported as a gap.
 """
 
 from __future__ import annotations

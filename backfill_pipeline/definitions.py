@@ -10,7 +10,6 @@ from backfill_pipeline.assets.macro import build_macro_assets
 from backfill_pipeline.assets.ohlcv import build_ohlcv_assets
 from backfill_pipeline.assets.reports import build_report_assets
 from backfill_pipeline.automation.build import build_automation
-from backfill_pipeline.markets import MARKETS
 from backfill_pipeline.resources.corporate_actions import corporate_actions_resource
 from backfill_pipeline.resources.http_vendors import vendor_resources
 from backfill_pipeline.resources.macro import macro_resource
@@ -21,17 +20,17 @@ from backfill_pipeline.settings import Settings
 
 def build_resources(settings: Settings) -> dict[str, object]:
     warehouse = WarehouseResource()
-    vendors = {settings.vendor(market) for market in MARKETS}
+    vendors = {settings.vendor(market.name) for market in settings.markets()}
     return {"warehouse": warehouse, "demo": DemoVendorResource(), **vendor_resources(vendors, warehouse),
             "macro": macro_resource(settings.macro, warehouse), "corporate_actions": corporate_actions_resource(settings.corporate_actions_vendor, warehouse)}
 
 
 def build_definitions(settings: Settings) -> dg.Definitions:
     automation = build_automation(settings)
+    markets = settings.markets()  # with the hours option applied: every asset sees the same hours
     return dg.Definitions(
-        assets=[*build_ohlcv_assets(list(MARKETS.values()), settings),
-                *build_features_assets(list(MARKETS.values()), settings),
-                *build_corporate_actions_assets(list(MARKETS.values())), *build_macro_assets(settings),
+        assets=[*build_ohlcv_assets(markets, settings), *build_features_assets(markets, settings),
+                *build_corporate_actions_assets(markets), *build_macro_assets(settings),
                 *build_report_assets(settings), *automation.assets],
         jobs=automation.jobs, schedules=automation.schedules, sensors=automation.sensors,
         resources=build_resources(settings),

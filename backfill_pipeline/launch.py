@@ -21,7 +21,6 @@ from backfill_pipeline.calendar_grid import expected_counts
 from backfill_pipeline.gap_file import GapEntry
 from backfill_pipeline.ingest import consecutive_runs
 from backfill_pipeline.local_runs import date_key
-from backfill_pipeline.markets import get_market
 from backfill_pipeline.names import ohlcv_key
 from backfill_pipeline.partitions import effective_grain, multi_key
 from backfill_pipeline.settings import Settings
@@ -67,7 +66,7 @@ def plan(entries: Iterable[GapEntry], settings: Settings) -> Plan:
             sessions[(e.market, e.timeframe, e.symbol)].add(pd.Timestamp(e.session))
     requests = 0
     for (market_name, timeframe, _symbol), days in sessions.items():
-        market = get_market(market_name)
+        market = settings.market(market_name)
         page = PAGE_BARS.get(settings.vendor(market_name), 0)
         for run in consecutive_runs(market, pd.DatetimeIndex(sorted(days))):
             bars = int(expected_counts(market, timeframe, run, pd.Timestamp.max.tz_localize("UTC")).sum())

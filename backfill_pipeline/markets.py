@@ -1,7 +1,13 @@
-"""Markets: a name, an exchange calendar, a symbol partition set and a default vendor.
+"""Markets: a name, an exchange calendar, trading hours, a symbol partition set.
 
 Calendars are built lazily and cached: every run and step subprocess imports this module,
 and building an exchange calendar costs ~0.1-0.5 s, so nothing is built at import.
+
+`session_bounds` (and `schedule_bounds` for the whole calendar) is the one source of
+session open and close instants: everything that needs session hours (grids, resampling,
+vendors, checks, automation) goes through it, so the hours option of a market is honoured
+everywhere at once. `MARKETS` is the catalogue in its default (regular) hours; the
+configured markets, with the hours option applied, come from `Settings.market(s)`.
 """
 
 from __future__ import annotations
@@ -9,14 +15,23 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+import numpy as np
 import pandas as pd
 
 # exchange-calendars' default window reaches only 20 years back; ours is explicit, and a
 # date outside it is an error (see `check_in_calendar`), never a silent empty grid.
 CALENDAR_START = dt.date(2000, 1, 3)
 CALENDAR_YEARS_AHEAD = 2
+
+HOURS = ("regular", "extended")
+# Extended hours (US equities), in the market's local time: pre-market from 04:00, after-hours
+# to 20:00, or to 17:00 on the calendar's early-close days (the regular session ends 13:00).
+EXTENDED_OPEN = dt.timedelta(hours=4)
+EXTENDED_CLOSE = dt.timedelta(hours=20)
+EXTENDED_EARLY_CLOSE = dt.timedelta(hours=17)
+EXTENDED_SESSION_MINUTES = int((EXTENDED_CLOSE - EXTENDED_OPEN).total_seconds() // 60)  # the longest: 960
 
 
 @dataclass(frozen=True)
@@ -26,6 +41,14 @@ class Market:
     timezone: str  # the timezone whose dates are this market's session labels
     asset_classes: tuple[str, ...]
     demo_symbols: tuple[str, ...]
+    hours: str = "regular"  # "regular" (the calendar's session) or "extended" (EXTENDED_*)
+
+    def __post_init__(self) -> None:
+        if self.hours not in HOURS:
+            raise ValueError(f"market {self.name}: hours {self.hours!r} is not one of {', '.join(HOURS)}")
+        if self.hours == "extended" and self.is_24_7:
+            raise ValueError(f"market {self.name} trades 24/7 ({self.calendar_name} calendar): "
+                             "it has no extended hours, only 'regular'")
 
     @property
     def symbols_partitions_name(self) -> str:
@@ -34,6 +57,10 @@ class Market:
     @property
     def is_24_7(self) -> bool:
         return self.calendar_name == "24/7"
+
+    @property
+    def extended_hours(self) -> bool:
+        return self.hours == "extended"
 
 
 MARKETS: dict[str, Market] = {
@@ -77,6 +104,11 @@ def get_market(name: str) -> Market:
         raise UnknownMarketError(
             f"unknown market {name!r}; known markets: {', '.join(sorted(MARKETS))}"
         ) from None
+
+
+def with_hours(market: Market, hours: str) -> Market:
+    """The market with another hours option; ValueError for an unknown one or extended 24/7."""
+    return market if market.hours == hours else replace(market, hours=hours)
 
 
 def validate_symbol(symbol: str) -> str:
@@ -123,18 +155,42 @@ def is_session(market: Market, day: dt.date) -> bool:
 
 
 def session_bounds(market: Market, sessions: pd.DatetimeIndex) -> tuple[pd.Series, pd.Series]:
-    """UTC open and close instants of each session (DST and early closes included)."""
-    cal = get_calendar(market.calendar_name)
-    schedule = cal.schedule.loc[sessions]
-    return schedule["open"], schedule["close"]
+    """UTC open and close instants of each session in the market's hours (DST and early
+    closes included), indexed by session label."""
+    opens, closes = schedule_bounds(market)
+    return opens.loc[sessions], closes.loc[sessions]
+
+
+def schedule_bounds(market: Market) -> tuple[pd.Series, pd.Series]:
+    """UTC open and close of every session of the calendar in the market's hours (cached;
+    callers must not modify them)."""
+    return _schedule_bounds(market.calendar_name, market.timezone, market.hours)
+
+
+@functools.cache
+def _schedule_bounds(calendar_name: str, timezone: str, hours: str) -> tuple[pd.Series, pd.Series]:
+    cal = get_calendar(calendar_name)
+    schedule = cal.schedule
+    if hours == "regular":
+        return schedule["open"], schedule["close"]
+    # Wall-clock times on the session date, localised in the market's timezone and then
+    # converted: the UTC instants move with DST (04:00 New York is 09:00Z in winter, 08:00Z
+    # in summer). 04:00, 17:00 and 20:00 never fall in a DST transition (02:00-03:00).
+    labels = pd.DatetimeIndex(schedule.index)
+    early = labels.isin(cal.early_closes)
+    close_offsets = pd.TimedeltaIndex(np.where(early, pd.Timedelta(EXTENDED_EARLY_CLOSE), pd.Timedelta(EXTENDED_CLOSE)))
+    opens = (labels + EXTENDED_OPEN).tz_localize(timezone).tz_convert("UTC")
+    closes = (labels + close_offsets).tz_localize(timezone).tz_convert("UTC")
+    return (pd.Series(opens, index=schedule.index, name="open"),
+            pd.Series(closes, index=schedule.index, name="close"))
 
 
 def last_closed_sessions(market: Market, count: int, now: pd.Timestamp | None = None) -> pd.DatetimeIndex:
-    """The `count` most recent sessions whose close is at or before `now` (UTC)."""
+    """The `count` most recent sessions whose close (in the market's hours) is at or before
+    `now` (UTC)."""
     now = now if now is not None else pd.Timestamp.now(tz="UTC")
-    cal = get_calendar(market.calendar_name)
     if now.date() <= CALENDAR_START:
         raise OutsideCalendarError(f"{now.date()} is before the calendar start {CALENDAR_START} of market {market.name}")
-    closes = cal.schedule["close"]
+    _, closes = schedule_bounds(market)
     closed = closes.index[closes <= now]
     return closed[-count:]

@@ -1,7 +1,8 @@
 """Resampling bars onto calendar-anchored bins.
 
-Intraday bins start at the session open (XNYS 1h bins: 09:30, 10:30, ... 15:30; 4h bins:
-09:30 and 13:30; crypto bins start at 00:00 UTC) and are cut at the session close, so an
+Intraday bins start at the session open in the market's hours (XNYS 1h bins: 09:30, 10:30,
+... 15:30; 4h bins: 09:30 and 13:30; with extended hours 04:00, 05:00, ... 19:00 and 04:00,
+08:00, 12:00, 16:00; crypto bins start at 00:00 UTC) and are cut at the session close, so an
 early close shortens the last bin instead of inventing one. Daily bars are whole sessions
 labelled by the session date (00:00 UTC); weekly bars are exchange weeks (Monday-Sunday)
 labelled by the first session of the week.
@@ -12,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from backfill_pipeline.markets import Market, get_calendar, session_bounds
+from backfill_pipeline.markets import Market, get_calendar, schedule_bounds, session_bounds
 from backfill_pipeline.timeframes import get_timeframe
 from backfill_pipeline.vendors.base import empty_bars
 
@@ -21,8 +22,7 @@ def session_of(market: Market, ts: pd.Series) -> pd.Series:
     """The session label (tz-naive midnight) each intraday bar start belongs to."""
     if len(ts) == 0:
         return pd.Series([], dtype="datetime64[ns]")
-    cal = get_calendar(market.calendar_name)
-    opens = cal.schedule["open"]
+    opens, _ = schedule_bounds(market)
     # A bar belongs to the last session that opened at or before it.
     # naive UTC datetime64 on both sides: tz-aware .to_numpy() yields slow Python objects
     opens_ns = opens.dt.tz_convert(None).to_numpy(dtype="datetime64[ns]")

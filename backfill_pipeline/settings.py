@@ -14,7 +14,7 @@ from pathlib import Path
 from backfill_pipeline.automation.config import AutomationConfig
 from backfill_pipeline.features.windows import FeatureWindows
 from backfill_pipeline.macro.series import MacroConfig
-from backfill_pipeline.markets import CALENDAR_START, MARKETS
+from backfill_pipeline.markets import CALENDAR_START, HOURS, MARKETS, Market, get_market, with_hours
 from backfill_pipeline.timeframes import DEFAULT_FETCHED, derivation_sources, get_timeframe
 
 GRAINS = ("daily", "weekly", "monthly")
@@ -40,6 +40,7 @@ class Settings:
     partitions_start: dt.date = DEFAULT_PARTITIONS_START
     fetched: Mapping[str, tuple[str, ...]] | None = None  # market -> fetched timeframes
     vendors: Mapping[str, str] | None = None  # market -> vendor name
+    hours: Mapping[str, str] | None = None  # market -> "regular" | "extended"; BACKFILL_<MARKET>_HOURS
     # Share of a partition's expected bars that may be missing as no_trades before the
     # `complete` check warns; keys "" (default), "<market>" or "<market>/<timeframe>".
     no_trades_tolerance: Mapping[str, float] | None = None
@@ -54,6 +55,15 @@ class Settings:
 
     def vendor(self, market: str) -> str:
         return (self.vendors or {}).get(market, "demo")
+
+    def market(self, name: str) -> Market:
+        """The market as configured (its hours option applied); UnknownMarketError if unknown.
+        Use this, not MARKETS, wherever session hours matter."""
+        market = get_market(name)
+        return with_hours(market, (self.hours or {}).get(name, market.hours))
+
+    def markets(self) -> list[Market]:
+        return [self.market(name) for name in MARKETS]
 
     def tolerance(self, market: str, timeframe: str) -> float:
         table = self.no_trades_tolerance or {}
@@ -71,6 +81,7 @@ class Settings:
         start = _parse_date("BACKFILL_PARTITIONS_START", env.get("BACKFILL_PARTITIONS_START"), DEFAULT_PARTITIONS_START)
         if start < CALENDAR_START:
             raise SettingsError(f"BACKFILL_PARTITIONS_START={start} is before the calendar start {CALENDAR_START}")
+        hours = _parse_hours(env)
         fetched: dict[str, tuple[str, ...]] = {}
         vendors: dict[str, str] = {}
         default_fetched = env.get("BACKFILL_FETCHED_TIMEFRAMES")
@@ -104,10 +115,29 @@ class Settings:
         except ValueError as exc:
             raise SettingsError(str(exc)) from None
         return cls(
-            partition_grain=grain, partitions_start=start, fetched=fetched, vendors=vendors,
+            partition_grain=grain, partitions_start=start, fetched=fetched, vendors=vendors, hours=hours,
             no_trades_tolerance=tolerance, freshness_sessions=freshness, corporate_actions_vendor=actions_vendor,
             features=features, macro=macro, automation=automation,
         )
+
+
+def _parse_hours(env: Mapping[str, str]) -> dict[str, str]:
+    """BACKFILL_<MARKET>_HOURS: regular (default) or extended; extended on a 24/7 market is an error."""
+    hours: dict[str, str] = {}
+    for market in MARKETS:
+        name = f"BACKFILL_{market.upper()}_HOURS"
+        raw = env.get(name)
+        if raw is None or not raw.strip():
+            continue
+        value = raw.strip().lower()
+        if value not in HOURS:
+            raise SettingsError(f"{name}={raw!r}: expected one of {', '.join(HOURS)}")
+        try:
+            with_hours(MARKETS[market], value)
+        except ValueError as exc:
+            raise SettingsError(f"{name}={raw!r}: {exc}") from None
+        hours[market] = value
+    return hours
 
 
 def _tolerance_key(name: str) -> str:

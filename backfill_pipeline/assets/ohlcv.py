@@ -30,7 +30,7 @@ from backfill_pipeline.timeframes import derivation_sources
 def _describe(market: Market, timeframe: str, source: str | None, vendor: str) -> str:
     origin = f"fetched from the `{vendor}` vendor" if source is None else f"resampled from `{source}` bars"
     return (
-        f"{timeframe} OHLCV bars of {market.name} ({market.calendar_name} calendar), {origin}. "
+        f"{timeframe} OHLCV bars of {market.name} ({market.calendar_name} calendar, {market.hours} hours), {origin}. "
         "One row per bar start (UTC) and symbol; intraday bins start at the session open and "
         "are cut at the close. Partitioned by session date x symbol."
     )

@@ -27,7 +27,7 @@ def build_report_assets(settings: Settings, sessions: int = 20) -> list[dg.Asset
     def completeness_report(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         warehouse = context.resources.warehouse.get()
         tables = []
-        for market in MARKETS.values():
+        for market in settings.markets():
             symbols = list(context.instance.get_dynamic_partitions(market.symbols_partitions_name))
             if symbols:
                 tables.append(scan(warehouse, market, symbols, list(TIMEFRAME_NAMES), last_closed_sessions(market, sessions),

@@ -28,7 +28,7 @@ from backfill_pipeline.automation.in_flight import Coverage
 from backfill_pipeline.automation.jobs import JobGroup
 from backfill_pipeline.gaps import FILLABLE, UNFINALIZED, VENDOR_ERROR, scan
 from backfill_pipeline.local_runs import date_key
-from backfill_pipeline.markets import Market, get_calendar
+from backfill_pipeline.markets import Market, get_calendar, schedule_bounds
 from backfill_pipeline.resample import week_labels
 from backfill_pipeline.warehouse.schema import fetch_log
 from backfill_pipeline.warehouse.store import Warehouse
@@ -59,8 +59,8 @@ class MarketGaps:
 
 
 def window_sessions(market: Market, now: pd.Timestamp, hours: int) -> pd.DatetimeIndex:
-    """Sessions whose close lies in (now - hours, now]: closed, and recent."""
-    closes = get_calendar(market.calendar_name).schedule["close"]
+    """Sessions whose close (in the market's hours) lies in (now - hours, now]: closed, and recent."""
+    _, closes = schedule_bounds(market)
     start = now - pd.Timedelta(hours=hours)
     lo, hi = closes.searchsorted(start, side="right"), closes.searchsorted(now, side="right")
     return pd.DatetimeIndex(closes.index[lo:hi])
@@ -114,7 +114,7 @@ def find_gaps(
     gaps = table[table["gap_class"].isin(FILLABLE)]
     if gaps.empty:
         return out
-    closes = get_calendar(market.calendar_name).schedule["close"]
+    _, closes = schedule_bounds(market)
     last = last_fetches(warehouse, market.name, fetched, sessions)
 
     def key_of(tf: str, session: pd.Timestamp) -> str:

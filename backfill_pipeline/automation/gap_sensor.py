@@ -26,7 +26,6 @@ from backfill_pipeline.automation.in_flight import in_flight, recently_rate_limi
 from backfill_pipeline.automation.jobs import AssetJob, JobGroup, all_job_groups
 from backfill_pipeline.automation.requests import grouped_requests
 from backfill_pipeline.automation.retries import finalization_delay
-from backfill_pipeline.markets import MARKETS
 from backfill_pipeline.names import GAP_SENSOR, RATE_LIMITED_TAG
 from backfill_pipeline.resources.warehouse import WarehouseResource
 from backfill_pipeline.settings import Settings
@@ -73,12 +72,13 @@ def evaluate(
     bucket_seconds = cfg.gap_retry_minutes * 60
     bucket = int(now.timestamp() // bucket_seconds)
     bucket_start = dt.datetime.fromtimestamp(bucket * bucket_seconds, dt.UTC)
-    orders = {m.name: list(instance.get_dynamic_partitions(m.symbols_partitions_name)) for m in MARKETS.values()}
+    markets = settings.markets()
+    orders = {m.name: list(instance.get_dynamic_partitions(m.symbols_partitions_name)) for m in markets}
     running = in_flight(instance, orders, groups)
     cooldown = pd.Timedelta(minutes=cfg.rate_limit_cooldown_minutes)
     rate_limited = recently_rate_limited(instance, orders, groups, RATE_LIMITED_TAG, (now - cooldown).to_pydatetime())
     oldest = None
-    for market in MARKETS.values():
+    for market in markets:
         market_groups = [g for g in groups if g.market.name == market.name]
         gaps = find_gaps(warehouse, market, market_groups, orders[market.name], now, cfg.gap_window_hours,
                          finalization_delay(settings.vendor(market.name)), cooldown, running, rate_limited)

@@ -15,7 +15,7 @@ from dagster._core.definitions.unresolved_asset_job_definition import (
     UnresolvedAssetJobDefinition as AssetJob,  # what define_asset_job returns; `dagster` does not export it
 )
 
-from backfill_pipeline.markets import MARKETS, Market
+from backfill_pipeline.markets import Market
 from backfill_pipeline.names import ohlcv_job_name, ohlcv_key, ohlcv_weekly_job_name
 from backfill_pipeline.partitions import effective_grain
 from backfill_pipeline.settings import Settings
@@ -73,7 +73,7 @@ def job_groups(settings: Settings, market: Market) -> list[JobGroup]:
 
 
 def all_job_groups(settings: Settings) -> list[JobGroup]:
-    return [g for market in MARKETS.values() for g in job_groups(settings, market)]
+    return [g for market in settings.markets() for g in job_groups(settings, market)]
 
 
 def build_jobs(settings: Settings) -> list[AssetJob]:

@@ -24,7 +24,7 @@ from backfill_pipeline.automation.jobs import AssetJob, JobGroup, job_groups
 from backfill_pipeline.automation.requests import date_runs, ranged_request, symbol_blocks
 from backfill_pipeline.automation.retries import finalization_delay
 from backfill_pipeline.local_runs import date_key
-from backfill_pipeline.markets import MARKETS, Market, get_calendar
+from backfill_pipeline.markets import Market, schedule_bounds
 from backfill_pipeline.names import daily_schedule_name
 from backfill_pipeline.settings import Settings
 
@@ -40,8 +40,8 @@ def previous_tick(cron: str, tick: dt.datetime) -> dt.datetime:
 def sessions_final_between(
     market: Market, delay: pd.Timedelta, after: dt.datetime, until: dt.datetime,
 ) -> pd.DatetimeIndex:
-    """Sessions whose close + delay lies in (after, until]."""
-    final = get_calendar(market.calendar_name).schedule["close"] + delay
+    """Sessions whose close (in the market's hours) + delay lies in (after, until]."""
+    final = schedule_bounds(market)[1] + delay
     lo = final.searchsorted(pd.Timestamp(after), side="right")
     hi = final.searchsorted(pd.Timestamp(until), side="right")
     return pd.DatetimeIndex(final.index[lo:hi])
@@ -93,4 +93,4 @@ def build_schedule(settings: Settings, market: Market, job: AssetJob) -> dg.Sche
 
 
 def build_schedules(settings: Settings, jobs: dict[str, AssetJob]) -> list[dg.ScheduleDefinition]:
-    return [build_schedule(settings, market, jobs[job_groups(settings, market)[0].name]) for market in MARKETS.values()]
+    return [build_schedule(settings, market, jobs[job_groups(settings, market)[0].name]) for market in settings.markets()]

@@ -25,7 +25,7 @@ from backfill_pipeline.automation.jobs import AssetJob, JobGroup, job_groups
 from backfill_pipeline.automation.requests import ranged_request, symbol_blocks
 from backfill_pipeline.automation.universe import UniverseEntry, load
 from backfill_pipeline.local_runs import date_key
-from backfill_pipeline.markets import MARKETS, Market, last_closed_sessions, sessions_in_range
+from backfill_pipeline.markets import Market, last_closed_sessions, sessions_in_range
 from backfill_pipeline.names import UNIVERSE_SENSOR
 from backfill_pipeline.settings import Settings
 
@@ -89,7 +89,7 @@ def build_universe_sensor(
         run_requests: list[dg.RunRequest] = []
         changes = []
         for name, entries in universe.items():
-            market = MARKETS[name]
+            market = settings.market(name)
             registered = list(context.instance.get_dynamic_partitions(market.symbols_partitions_name))
             added, removed = diff(market, entries, registered)
             if removed:

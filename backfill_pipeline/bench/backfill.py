@@ -28,13 +28,12 @@ import dagster as dg
 import pandas as pd
 import sqlalchemy as sa
 
-from backfill_pipeline.markets import get_market, last_closed_sessions
+from backfill_pipeline.markets import EXTENDED_SESSION_MINUTES, get_market, last_closed_sessions
 from backfill_pipeline.warehouse.schema import bars, vendor_requests
 from backfill_pipeline.warehouse.store import Warehouse
 
 DEFAULT_PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 POLYGON_PAGE = 50_000
-EXTENDED_MINUTES = 16 * 60
 EVENT_BATCH_SIZE = "1000"
 
 
@@ -115,7 +114,8 @@ def pipeline(url: str, server_url: str, symbols: list[str], sessions: pd.Datetim
         # the sessions the partitions covered (a coarse grain widens the range to whole months)
         covered = conn.execute(sa.select(sa.func.count(sa.distinct(bars.c.session))).where(bars.c.timeframe == "1m")).scalar_one()
     engine.dispose()
-    floor = len(symbols) * (math.ceil(covered * EXTENDED_MINUTES / POLYGON_PAGE) + 1)  # 1m pages + one 1d page
+    # 1m pages (Polygon pages count extended-hours minutes) + one 1d page
+    floor = len(symbols) * (math.ceil(covered * EXTENDED_SESSION_MINUTES / POLYGON_PAGE) + 1)
     return {"wall": wall, "bars": written, "bars_1m": one_minute, "runs": len(summaries), "requests": requests,
             "floor": floor}
 

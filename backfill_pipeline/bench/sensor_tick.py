@@ -141,13 +141,13 @@ def time_tick(instance: Any, url: str, symbols: dict[str, list[str]], now: pd.Ti
 def midweek_evening() -> pd.Timestamp:
     """An hour after the close of the newest XNYS session whose previous session was the day
     before: the 48-hour window then holds two sessions of each market."""
-    from backfill_pipeline.markets import get_calendar
+    from backfill_pipeline.markets import session_bounds
 
     market = MARKETS["us_equities"]
     recent = last_closed_sessions(market, 30)
     consecutive = [s for prev, s in zip(recent[:-1], recent[1:], strict=True) if (s - prev).days == 1]
-    close = get_calendar(market.calendar_name).schedule.loc[consecutive[-1], "close"]
-    return pd.Timestamp(close).tz_convert("UTC") + pd.Timedelta(hours=1)
+    _, closes = session_bounds(market, pd.DatetimeIndex(consecutive[-1:]))
+    return closes.iloc[0] + pd.Timedelta(hours=1)
 
 
 def _symbols(market: str, n: int) -> list[str]:

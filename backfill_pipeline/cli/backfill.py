@@ -7,12 +7,12 @@ from pathlib import Path
 
 import click
 
+from backfill_pipeline.cli.params import load_settings
 from backfill_pipeline.cli.scope import resolve_scopes, scope_options
 from backfill_pipeline.gap_file import GapEntry, GapFileError, parse
 from backfill_pipeline.instance import get_instance, list_symbols
 from backfill_pipeline.launch import BACKFILL_TAG, Plan, launch_in_instance, plan
 from backfill_pipeline.markets import get_market
-from backfill_pipeline.settings import Settings, SettingsError
 
 
 @click.command("backfill")
@@ -26,10 +26,7 @@ from backfill_pipeline.settings import Settings, SettingsError
 @click.option("--title", default=None, help="Backfill title shown in the UI.")
 def backfill_cmd(from_file, market, symbols, timeframes, start, end, days, dry_run, url, title) -> None:  # noqa: ANN001
     """Launch an asset backfill that the Dagster daemon runs with ranged (single-run) policies."""
-    try:
-        settings = Settings.from_env()
-    except SettingsError as exc:
-        raise click.ClickException(str(exc)) from None
+    settings = load_settings()
     instance = get_instance()
     registered = {}
 

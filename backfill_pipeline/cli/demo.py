@@ -8,23 +8,23 @@ import time
 import click
 import pandas as pd
 
-from backfill_pipeline.cli.params import date_option, market_option, symbols_arg, timeframes_option
+from backfill_pipeline.cli.params import date_option, load_settings, market_option, symbols_arg, timeframes_option
 from backfill_pipeline.gaps import scan
 from backfill_pipeline.instance import add_symbols, ensure_dagster_home, get_instance
-from backfill_pipeline.markets import MARKETS, Market, last_closed_sessions
+from backfill_pipeline.markets import Market, last_closed_sessions
 from backfill_pipeline.report import matrix, series_report
-from backfill_pipeline.settings import Settings, SettingsError, redact_url, warehouse_url
+from backfill_pipeline.settings import redact_url, warehouse_url
 from backfill_pipeline.timeframes import TIMEFRAME_NAMES, derivation_sources
 
 _CRYPTO_QUOTES = ("-USD", "-USDT", "-EUR", "-BTC")
 
 
 def assign_markets(symbols: list[str], only: Market | None) -> dict[str, list[str]]:
-    """Symbols per market: --market wins; else crypto pairs (BTC-USD) go to crypto."""
+    """Symbols per market name: --market wins; else crypto pairs (BTC-USD) go to crypto."""
     out: dict[str, list[str]] = {}
     for symbol in symbols:
-        market = only or (MARKETS["crypto"] if symbol.endswith(_CRYPTO_QUOTES) else MARKETS["us_equities"])
-        out.setdefault(market.name, []).append(symbol)
+        name = only.name if only else "crypto" if symbol.endswith(_CRYPTO_QUOTES) else "us_equities"
+        out.setdefault(name, []).append(symbol)
     return out
 
 
@@ -36,7 +36,8 @@ def assign_markets(symbols: list[str], only: Market | None) -> dict[str, list[st
 @click.option("--end", "end", default=None, help="Last session to include (YYYY-MM-DD); default: the last closed one.")
 def demo_cmd(days: int, symbols: tuple[str, ...], market: str | None, timeframes: tuple[str, ...], end: str | None) -> None:
     """Backfill the last DAYS sessions of every timeframe through Dagster and print coverage."""
-    only = market_option(market) if market else None
+    settings = load_settings()
+    only = market_option(market, settings) if market else None
     wanted = symbols_arg(symbols) if symbols else []
     chosen = tuple(timeframes_option(timeframes)) if timeframes else TIMEFRAME_NAMES
     last_day = date_option(end, "--end")
@@ -48,12 +49,8 @@ def demo_cmd(days: int, symbols: tuple[str, ...], market: str | None, timeframes
     if wanted:
         universe = assign_markets(wanted, only)
     else:
-        markets = [only] if only else list(MARKETS.values())
+        markets = [only] if only else settings.markets()
         universe = {m.name: list(m.demo_symbols) for m in markets}
-    try:
-        settings = Settings.from_env()
-    except SettingsError as exc:
-        raise click.ClickException(str(exc)) from None
 
     from backfill_pipeline.definitions import build_definitions  # deferred: loads Dagster defs
     from backfill_pipeline.local_runs import materialize_range
@@ -62,7 +59,7 @@ def demo_cmd(days: int, symbols: tuple[str, ...], market: str | None, timeframes
     sessions_by_market: dict[str, pd.DatetimeIndex] = {}
     for name in universe:  # validate everything before writing anything
         try:
-            sessions_by_market[name] = last_closed_sessions(MARKETS[name], days, now)
+            sessions_by_market[name] = last_closed_sessions(settings.market(name), days, now)
         except ValueError as exc:
             raise click.ClickException(str(exc)) from None
 
@@ -73,7 +70,7 @@ def demo_cmd(days: int, symbols: tuple[str, ...], market: str | None, timeframes
     instance = get_instance()
     runs = []
     for name, syms in universe.items():
-        mkt, sessions = MARKETS[name], sessions_by_market[name]
+        mkt, sessions = settings.market(name), sessions_by_market[name]
         add_symbols(instance, mkt, syms)
         click.echo(f"{name}: {len(syms)} symbols x {len(sessions)} sessions "
                    f"({sessions[0]:%Y-%m-%d}..{sessions[-1]:%Y-%m-%d}), vendor {settings.vendor(name)}")
@@ -85,7 +82,7 @@ def demo_cmd(days: int, symbols: tuple[str, ...], market: str | None, timeframes
     elapsed = time.perf_counter() - started
 
     warehouse = Warehouse(warehouse_url())
-    tables = [scan(warehouse, MARKETS[n], syms, list(chosen), sessions_by_market[n],
+    tables = [scan(warehouse, settings.market(n), syms, list(chosen), sessions_by_market[n],
                    derivation_sources(settings.fetched_timeframes(n))) for n, syms in universe.items()]
     warehouse.dispose()
     table = series_report(pd.concat(tables, ignore_index=True))

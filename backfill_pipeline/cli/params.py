@@ -7,7 +7,16 @@ import datetime as dt
 import click
 
 from backfill_pipeline.markets import InvalidSymbolError, Market, UnknownMarketError, get_market, validate_symbol
+from backfill_pipeline.settings import Settings, SettingsError
 from backfill_pipeline.timeframes import UnknownTimeframeError, get_timeframe
+
+
+def load_settings() -> Settings:
+    """Settings from the environment; a bad value is a usage error naming the variable."""
+    try:
+        return Settings.from_env()
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 def split_list(values: tuple[str, ...] | list[str]) -> list[str]:
@@ -15,9 +24,10 @@ def split_list(values: tuple[str, ...] | list[str]) -> list[str]:
     return [item.strip() for value in values for item in value.split(",") if item.strip()]
 
 
-def market_option(value: str) -> Market:
+def market_option(value: str, settings: Settings | None = None) -> Market:
+    """The market named `value`; as configured (hours option applied) when `settings` is given."""
     try:
-        return get_market(value)
+        return settings.market(value) if settings is not None else get_market(value)
     except UnknownMarketError as exc:
         raise click.BadParameter(str(exc), param_hint="--market") from None
 

@@ -8,11 +8,12 @@ from pathlib import Path
 import click
 import pandas as pd
 
+from backfill_pipeline.cli.params import load_settings
 from backfill_pipeline.cli.scan import run_scan
 from backfill_pipeline.cli.scope import resolve_scopes, scope_options
 from backfill_pipeline.instance import get_instance, list_symbols
 from backfill_pipeline.report import ReportFileError, compare, heatmap, matrix, series_report, to_json, to_markdown
-from backfill_pipeline.settings import Settings, warehouse_url
+from backfill_pipeline.settings import warehouse_url
 
 
 @click.command("report")
@@ -32,7 +33,7 @@ def report_cmd(market, symbols, timeframes, start, end, days, fmt, output, heatm
         except ReportFileError as exc:
             raise click.ClickException(str(exc)) from None
         return
-    settings = Settings.from_env()
+    settings = load_settings()
     instance = get_instance()
     scopes = resolve_scopes(settings, lambda m: list_symbols(instance, m), market, symbols, timeframes, start, end, days)
     table = run_scan(settings, scopes, echo=lambda msg: click.echo(msg, err=True))

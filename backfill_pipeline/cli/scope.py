@@ -48,7 +48,7 @@ def resolve_scopes(
     days: int | None,
 ) -> list[Scope]:
     """Validate every option first (nothing is read or written before this succeeds)."""
-    markets = [market_option(market)] if market else list(MARKETS.values())
+    markets = [market_option(market, settings)] if market else settings.markets()
     tfs = timeframes_option(timeframes) if timeframes else list(TIMEFRAME_NAMES)
     wanted = split_list(symbols)
     explicit = None if not wanted or wanted == ["*"] else symbols_arg(wanted)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import math
 
-from backfill_pipeline.markets import Market, get_calendar
+from backfill_pipeline.markets import Market, schedule_bounds
 from backfill_pipeline.timeframes import get_timeframe
 
 # Conventional annualisation: trading sessions per year (252 on exchanges, 365 for 24/7).
@@ -24,12 +24,13 @@ _MIN_SESSIONS_24_7 = {"daily": 1, "weekly": 7, "monthly": 28}
 
 
 @functools.cache
-def regular_session_minutes(market: Market) -> int:
-    """Length of a regular (most common) session of the market's calendar."""
+def usual_session_minutes(market: Market) -> int:
+    """Length of the most common session of the market's calendar, in its hours (XNYS: 390
+    regular, 960 extended)."""
     if market.is_24_7:
         return 1440
-    schedule = get_calendar(market.calendar_name).schedule
-    minutes = ((schedule["close"] - schedule["open"]).dt.total_seconds() // 60).astype("int64")
+    opens, closes = schedule_bounds(market)
+    minutes = ((closes - opens).dt.total_seconds() // 60).astype("int64")
     return int(minutes.mode().iloc[0])
 
 
@@ -38,11 +39,11 @@ def sessions_per_year(market: Market) -> int:
 
 
 def bars_per_session(market: Market, timeframe: str) -> int:
-    """Bars of a regular session (the last intraday bin may be cut at the close)."""
+    """Bars of a usual (not early-close) session (the last intraday bin may be cut at the close)."""
     tf = get_timeframe(timeframe)
     if tf.minutes is None:
         return 1
-    return math.ceil(regular_session_minutes(market) / tf.minutes)
+    return math.ceil(usual_session_minutes(market) / tf.minutes)
 
 
 def bars_per_year(market: Market, timeframe: str) -> float:
@@ -59,6 +60,6 @@ def lookback_partitions(market: Market, timeframe: str, grain: str, lookback_bar
         sessions = (_MIN_SESSIONS_24_7 if market.is_24_7 else _MIN_SESSIONS)[grain]
         # full bins only: an early close or a cut last bin must not make us under-declare
         tf = get_timeframe(timeframe)
-        per_session = 1 if tf.minutes is None else max(1, regular_session_minutes(market) // tf.minutes)
+        per_session = 1 if tf.minutes is None else max(1, usual_session_minutes(market) // tf.minutes)
         per_partition = sessions * per_session
     return max(1, math.ceil(lookback_bars / per_partition))

@@ -72,6 +72,10 @@ class HttpVendorResource(dg.ConfigurableResource):
         raise NotImplementedError
 
 
+_EXTENDED_HOURS = ("Keep pre- and after-market equity bars; unset (default): follow the market's hours option "
+                   "(BACKFILL_US_EQUITIES_HOURS), which also sets the expected grid.")
+
+
 def _keys(vendor: str, raw: str) -> list[str]:
     keys = parse_key_list(raw)
     if not keys:
@@ -84,7 +88,7 @@ class PolygonResource(HttpVendorResource):
 
     api_keys: str = Field(repr=False, description="Comma-separated keys; wire with dg.EnvVar('POLYGON_API_KEYS').")
     vendor_name: ClassVar[str] = "polygon"
-    extended_hours: bool = False
+    extended_hours: bool | None = Field(default=None, description=_EXTENDED_HOURS)
 
     def client(self, market: Market) -> BarsClient:
         from backfill_pipeline.vendors.polygon import PolygonClient
@@ -98,11 +102,13 @@ class EodhdResource(HttpVendorResource):
 
     api_keys: str = Field(repr=False, description="Comma-separated keys; wire with dg.EnvVar('EODHD_API_KEYS').")
     vendor_name: ClassVar[str] = "eodhd"
+    extended_hours: bool | None = Field(default=None, description=_EXTENDED_HOURS)
 
     def client(self, market: Market) -> BarsClient:
         from backfill_pipeline.vendors.eodhd import EodhdClient
 
-        return EodhdClient(_keys("eodhd", self.api_keys), market=market, **self.client_kwargs())
+        return EodhdClient(_keys("eodhd", self.api_keys), market=market, extended_hours=self.extended_hours,
+                           **self.client_kwargs())
 
 
 class BinanceResource(HttpVendorResource):

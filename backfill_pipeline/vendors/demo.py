@@ -1,10 +1,12 @@
 """The offline demo vendor: synthetic but realistic bars on the market's real calendar.
 
 It is the pipeline's default vendor, so everything runs with no API key and no network.
-Bars exist only inside sessions (XNYS hours with early closes and DST, crypto UTC days),
-never in the future of `now`, and a (seed, symbol, minute) always yields the same bar, so
-fetching a window whole or in chunks gives identical rows. Coarser timeframes are
-aggregates of the 1m bars on the calendar's bins, as the pipeline derives them.
+Bars exist only inside sessions in the market's hours (XNYS regular or extended hours, with
+early closes and DST; crypto UTC days), never in the future of `now`, and a (seed, symbol,
+minute) always yields the same bar, so fetching a window whole or in chunks gives identical
+rows. Coarser timeframes are aggregates of the 1m bars on the calendar's bins, as the
+pipeline derives them. With extended hours, pre- and after-market minutes trade thinly
+(demo_paths.OFF_HOURS_ACTIVITY).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from backfill_pipeline.markets import Market, get_calendar
+from backfill_pipeline.markets import Market, schedule_bounds, with_hours
 from backfill_pipeline.resample import resample_bars
 from backfill_pipeline.timeframes import TIMEFRAMES
 from backfill_pipeline.vendors.base import FetchResult, VendorError, empty_bars, normalize_bars
@@ -66,11 +68,14 @@ class DemoClient:
         self.config = config or DemoConfig()
         self.finalization_delay = pd.Timedelta(minutes=self.config.finalization_delay_minutes)
         self._now = now or (lambda: pd.Timestamp.now(tz="UTC"))
-        schedule = get_calendar(market.calendar_name).schedule
-        self._labels = schedule.index.to_numpy().astype("datetime64[D]")
-        # UTC instants as int64 ns: searchsorted on tz-aware columns goes through objects
-        self._opens = schedule["open"].dt.tz_localize(None).to_numpy("datetime64[ns]").view("int64")
-        self._closes = schedule["close"].dt.tz_localize(None).to_numpy("datetime64[ns]").view("int64")
+        opens, closes = schedule_bounds(market)
+        self._labels = opens.index.to_numpy().astype("datetime64[D]")
+        self._opens, self._closes = _ns(opens), _ns(closes)
+        # minutes since the session open at which the regular session starts and ends
+        self._regular: tuple[np.ndarray, np.ndarray] | None = None
+        if market.extended_hours:
+            regular_opens, regular_closes = (_ns(s) for s in schedule_bounds(with_hours(market, "regular")))
+            self._regular = ((regular_opens - self._opens) // _MINUTE_NS, (regular_closes - self._opens) // _MINUTE_NS)
         self._walks: dict[str, tuple[np.ndarray, np.ndarray]] = {}
 
     def close(self) -> None:
@@ -153,6 +158,7 @@ class DemoClient:
         share = self.config.no_trade_share if illiquid else 0.0
         for batch in np.array_split(rows, -(-len(rows) // _BATCH_SESSIONS)):
             lengths = ((self._closes[batch] - self._opens[batch]) // _MINUTE_NS).astype("int64")
+            regular = None if self._regular is None else (self._regular[0][batch], self._regular[1][batch])
             width = int(lengths.max())
             normals = np.zeros((len(batch), MINUTE_NORMALS, width))
             uniforms = np.ones((len(batch), width))
@@ -162,7 +168,13 @@ class DemoClient:
                 rng = np.random.default_rng(stable_seed(self.config.seed, symbol, day))
                 normals[k, :, :n] = rng.standard_normal((MINUTE_NORMALS, n))
                 uniforms[k, :n] = rng.random(n)
-            yield batch, minute_bars(profile, log_open[batch], log_close[batch], lengths, normals, uniforms, share)
+            yield batch, minute_bars(profile, log_open[batch], log_close[batch], lengths, normals, uniforms, share,
+                                     regular)
+
+
+def _ns(instants: pd.Series) -> np.ndarray:
+    """UTC instants as int64 ns: searchsorted on tz-aware columns goes through objects."""
+    return instants.dt.tz_localize(None).to_numpy("datetime64[ns]").view("int64")
 
 
 def _frame(ts: np.ndarray, bars: MinuteBars, keep: np.ndarray | None = None) -> pd.DataFrame:

@@ -24,6 +24,9 @@ DRIFT_ANCHOR = np.datetime64("2020-01-01", "D")
 # Minute log-volatility: AR(1) with this half-life (minutes) and stationary sd.
 VOL_HALF_LIFE_MINUTES = 20.0
 VOL_OF_VOL = 0.45
+# Trading intensity of a pre- or after-market minute (extended hours), against ~0.7 for a
+# quiet midday minute of the regular session: those hours carry ~7% of a session's volume.
+OFF_HOURS_ACTIVITY = 0.05
 
 
 def stable_seed(*parts: object) -> int:
@@ -117,14 +120,27 @@ def _row_total(values: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     return np.cumsum(values, axis=1)[np.arange(len(lengths)), lengths - 1]
 
 
-def _activity(profile: SymbolProfile, lengths: np.ndarray, width: int) -> np.ndarray:
-    """Relative trading intensity per minute: a U for equities, a daily swell for crypto."""
+def _activity(
+    profile: SymbolProfile, lengths: np.ndarray, width: int, regular: tuple[np.ndarray, np.ndarray] | None = None
+) -> np.ndarray:
+    """Relative trading intensity per minute: a U for equities, a daily swell for crypto.
+
+    `regular`: minutes since the open at which each session's regular hours start and end,
+    when the session includes extended hours; the U spans the regular hours and the
+    minutes outside them trade at OFF_HOURS_ACTIVITY.
+    """
     i = np.arange(width, dtype="float64")[None, :]
     if profile.crypto:
         # busiest when Europe and America overlap (~15:00 UTC)
         return np.broadcast_to(1.0 + 0.35 * np.cos(2 * np.pi * (i / 1440.0 - 15.0 / 24.0)), (len(lengths), width))
-    to_close = np.maximum((lengths[:, None] - 1) - i, 0)  # an early close gets its own closing rush
-    return 0.7 + 2.2 * np.exp(-i / 25.0) + 1.5 * np.exp(-to_close / 15.0) + 2.0 * (to_close == 0)
+    if regular is None:
+        to_close = np.maximum((lengths[:, None] - 1) - i, 0)  # an early close gets its own closing rush
+        return 0.7 + 2.2 * np.exp(-i / 25.0) + 1.5 * np.exp(-to_close / 15.0) + 2.0 * (to_close == 0)
+    start, end = regular[0][:, None], regular[1][:, None]
+    since_open = np.maximum(i - start, 0)
+    to_close = np.maximum((end - 1) - i, 0)
+    u = 0.7 + 2.2 * np.exp(-since_open / 25.0) + 1.5 * np.exp(-to_close / 15.0) + 2.0 * (i == end - 1)
+    return np.where((i >= start) & (i < end), u, OFF_HOURS_ACTIVITY)
 
 
 def minute_bars(
@@ -135,17 +151,18 @@ def minute_bars(
     normals: np.ndarray,
     uniforms: np.ndarray,
     no_trade_share: float,
+    regular: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> MinuteBars:
     """Minute bars of a batch of sessions.
 
     normals has shape (sessions, MINUTE_NORMALS, width) and uniforms (sessions, width), both
     padded past each session's length; a minute whose uniform falls below no_trade_share
-    has no trades and so no bar.
+    has no trades and so no bar. `regular`: see _activity (None: the whole session is regular).
     """
     rows, width = len(lengths), uniforms.shape[1]
     live = np.arange(width)[None, :] < lengths[:, None]
     z_ret, z_vol, z_hi, z_lo, z_vwap, z_volume, z_trades = (normals[:, k, :] for k in range(MINUTE_NORMALS))
-    activity = _activity(profile, lengths, width)
+    activity = _activity(profile, lengths, width, regular)
 
     phi = 0.5 ** (1.0 / VOL_HALF_LIFE_MINUTES)
     shocks = VOL_OF_VOL * np.sqrt(1.0 - phi * phi) * z_vol

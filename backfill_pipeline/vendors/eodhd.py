@@ -5,7 +5,8 @@ Intraday serves only 1m, 5m and 1h, and caps the span of one request (120 days o
 request floor for this vendor. An intraday request costs 5 "API calls" of the daily
 quota (its limiter weight); an EOD request costs 1. Bars are final 2-3 hours after the
 close. EOD open/high/low/close are raw (adjusted_close is ignored: adjustment happens
-on read); EODHD reports EOD volume split-adjusted.
+on read); EODHD reports EOD volume split-adjusted. Intraday equities come with pre- and
+after-market bars, which are kept only with extended hours (see windows.keep_session_hours).
 
 Tickers: AAPL.US (share classes with a dash: BRK-B.US), crypto BTC-USD.CC.
 """
@@ -24,7 +25,7 @@ from .eodhd_reference import EodhdReferenceMixin
 from .results import VendorFetchResult
 from .symbols import eodhd_ticker
 from .trace import FetchTrace
-from .windows import clip_and_dedupe, describe_window, fixed_chunks, regular_session_mask, to_label, to_utc
+from .windows import clip_and_dedupe, describe_window, fixed_chunks, keep_session_hours, to_label, to_utc
 
 DEFAULT_BASE_URL = "https://eodhd.com"
 INTRADAY_MAX_DAYS: dict[str, int] = {"1m": 120, "5m": 600, "1h": 7200}
@@ -53,7 +54,7 @@ class EodhdClient(EodhdReferenceMixin, HttpClientBase):
         base_url: str = DEFAULT_BASE_URL,
         options: ClientOptions | None = None,
         market: Market | str | None = None,
-        extended_hours: bool = False,
+        extended_hours: bool | None = None,  # None: follow the market's hours option
     ):
         super().__init__(base_url, api_keys, "api_token", options, throttle_seconds=_quota_exhausted)
         self.market = get_market(market) if isinstance(market, str) else market
@@ -83,9 +84,7 @@ class EodhdClient(EodhdReferenceMixin, HttpClientBase):
                 for c0, c1 in fixed_chunks(lo, hi, pd.Timedelta(days=INTRADAY_MAX_DAYS[timeframe]))
             ]
             bars = clip_and_dedupe(pd.concat(frames, ignore_index=True) if frames else empty_bars(), lo, hi)
-            keep_extended = self.extended_hours if extended_hours is None else extended_hours
-            if not mkt.is_24_7 and not keep_extended:
-                bars = bars.loc[regular_session_mask(mkt, bars["ts"])].reset_index(drop=True)
+            bars = keep_session_hours(mkt, bars, extended_hours, self.extended_hours)
         else:
             served = ", ".join([*INTRADAY_MAX_DAYS, "1d"])
             raise ValueError(f"eodhd: timeframe {timeframe!r} is not served; use one of {served}")

@@ -1,9 +1,9 @@
 """A local server speaking Polygon's aggregates wire format, for tests and the benchmark.
 
-It serves deterministic minute bars (04:00-20:00 New York on XNYS sessions for equities,
-every minute for X: crypto tickers, minus a configurable share of "no trade" minutes),
-aggregated to the requested multiplier/timespan, caps a response at `limit` base
-minutes and continues with a next_url cursor like Polygon. It can enforce a per-key
+It serves deterministic minute bars (equities in XNYS extended hours as markets.py defines
+them, 04:00-20:00 New York or 04:00-17:00 on early-close days; every minute for X: crypto
+tickers; minus a configurable share of "no trade" minutes), aggregated to the requested
+multiplier/timespan, caps a response at `limit` base minutes and continues with a next_url cursor like Polygon. It can enforce a per-key
 request limit over a sliding window, answering 429 past it, and records what it served
 (arrival times, 429s, bar timestamps) so callers can check for over-use and duplicates.
 Only 127.0.0.1 is bound.
@@ -25,7 +25,7 @@ from urllib.parse import parse_qs, urlsplit
 import numpy as np
 import pandas as pd
 
-from ..markets import get_calendar, get_market
+from ..markets import get_market, schedule_bounds, with_hours
 
 _MINUTE_MS = 60_000
 
@@ -212,17 +212,19 @@ def _bound(value: str, *, start: bool) -> int:
 
 
 @functools.cache
-def _extended_opens_ms() -> np.ndarray:
-    """04:00 New York of every XNYS session (5.5 h before the regular open), epoch ms."""
-    opens = get_calendar(get_market("us_equities").calendar_name).schedule["open"]
-    shifted = (opens - pd.Timedelta(hours=5, minutes=30)).to_numpy(dtype="datetime64[ns]")
-    return shifted.astype("int64") // 1_000_000
+def _extended_bounds_ms() -> tuple[np.ndarray, np.ndarray]:
+    """Open and close of every XNYS session in extended hours, epoch ms."""
+    opens, closes = schedule_bounds(with_hours(get_market("us_equities"), "extended"))
+    return _epoch_ms(opens), _epoch_ms(closes)
+
+
+def _epoch_ms(instants: pd.Series) -> np.ndarray:
+    return instants.to_numpy(dtype="datetime64[ns]").astype("int64") // 1_000_000
 
 
 def _in_extended_hours(minutes: np.ndarray) -> np.ndarray:
-    """04:00-20:00 New York on XNYS sessions."""
-    ext_open = _extended_opens_ms()
-    ext_close = ext_open + 16 * 3_600_000
+    """Inside an XNYS session's extended hours."""
+    ext_open, ext_close = _extended_bounds_ms()
     idx = np.searchsorted(ext_open, minutes, side="right") - 1
     inside = idx >= 0
     inside[inside] = minutes[inside] < ext_close[idx[inside]]

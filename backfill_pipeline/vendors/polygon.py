@@ -18,18 +18,17 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from ..markets import Market, get_market
+from ..markets import EXTENDED_SESSION_MINUTES, Market, get_market
 from .base import empty_bars, normalize_bars
 from .client import ClientOptions, HttpClientBase
 from .polygon_reference import PolygonReferenceMixin
 from .results import VendorFetchResult
 from .symbols import polygon_ticker
 from .trace import FetchTrace
-from .windows import clip_and_dedupe, day_chunks, describe_window, regular_session_mask, to_label, to_utc
+from .windows import clip_and_dedupe, day_chunks, describe_window, keep_session_hours, to_label, to_utc
 
 DEFAULT_BASE_URL = "https://api.polygon.io"
 MAX_PAGE_LIMIT = 50_000
-EXTENDED_MINUTES_PER_SESSION = 16 * 60
 TIMESPANS: dict[str, tuple[int, str]] = {
     "1m": (1, "minute"),
     "5m": (5, "minute"),
@@ -56,7 +55,7 @@ class PolygonClient(PolygonReferenceMixin, HttpClientBase):
         options: ClientOptions | None = None,
         market: Market | str | None = None,
         adjusted: bool = False,
-        extended_hours: bool = False,
+        extended_hours: bool | None = None,  # None: follow the market's hours option
         page_limit: int = MAX_PAGE_LIMIT,
     ):
         if not 1 <= page_limit <= MAX_PAGE_LIMIT:
@@ -78,7 +77,8 @@ class PolygonClient(PolygonReferenceMixin, HttpClientBase):
         extended_hours: bool | None = None,
     ) -> VendorFetchResult:
         """Bars with start <= ts < end. For us_equities intraday, regular-session bars only
-        unless extended_hours (argument, else the client's setting)."""
+        unless extended hours are asked for (argument, else the client's setting, else the
+        market's hours option)."""
         if timeframe not in TIMESPANS:
             raise ValueError(f"polygon: timeframe {timeframe!r} is not fetched; use one of {', '.join(TIMESPANS)}")
         mkt = self._market(symbol, market)
@@ -96,7 +96,7 @@ class PolygonClient(PolygonReferenceMixin, HttpClientBase):
             bars = clip_and_dedupe(bars, lo.tz_localize("UTC"), hi.tz_localize("UTC"))
         else:
             lo, hi = to_utc(start), to_utc(end)
-            per_session = EXTENDED_MINUTES_PER_SESSION if not mkt.is_24_7 else 24 * 60
+            per_session = EXTENDED_SESSION_MINUTES if not mkt.is_24_7 else 24 * 60
             frames = []
             plan = day_chunks(mkt, lo, hi, lambda is_session: per_session if is_session else 0, self.page_limit)
             for c0, c1 in plan:
@@ -104,9 +104,7 @@ class PolygonClient(PolygonReferenceMixin, HttpClientBase):
                 frm, to = str(_ms(c0)), str(_ms(c1) - 1)  # `to` is inclusive: stop 1 ms short
                 frames += self._aggs(ticker, symbol, multiplier, timespan, frm, to, window, trace)
             bars = clip_and_dedupe(_concat(frames), lo, hi)
-            keep_extended = self.extended_hours if extended_hours is None else extended_hours
-            if not mkt.is_24_7 and not keep_extended:
-                bars = bars.loc[regular_session_mask(mkt, bars["ts"])].reset_index(drop=True)
+            bars = keep_session_hours(mkt, bars, extended_hours, self.extended_hours)
         out = normalize_bars(bars) if len(bars) else empty_bars()
         return VendorFetchResult.from_trace(out, trace)
 

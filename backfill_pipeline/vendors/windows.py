@@ -7,7 +7,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from ..markets import Market, session_bounds, sessions_in_range
+from ..markets import Market, session_bounds, sessions_in_range, with_hours
 
 Window = tuple[pd.Timestamp, pd.Timestamp]
 
@@ -72,8 +72,9 @@ def day_chunks(
     return list(zip(bounds[:-1], bounds[1:], strict=True))
 
 
-def regular_session_mask(market: Market, ts: pd.Series) -> np.ndarray:
-    """True where a bar starts inside a session's [open, close) (DST and early closes included)."""
+def session_mask(market: Market, ts: pd.Series) -> np.ndarray:
+    """True where a bar starts inside a session's [open, close) in the market's hours (DST and
+    early closes included)."""
     if market.is_24_7 or ts.empty:
         return np.ones(len(ts), dtype=bool)
     local = ts.dt.tz_convert(market.timezone)
@@ -88,6 +89,17 @@ def regular_session_mask(market: Market, ts: pd.Series) -> np.ndarray:
     inside = idx >= 0
     inside[inside] = values[inside] < close_ns[idx[inside]]
     return inside
+
+
+def keep_session_hours(market: Market, bars: pd.DataFrame, *extended: bool | None) -> pd.DataFrame:
+    """Intraday bars that start inside the sessions' hours. Vendors send pre- and after-market
+    bars too; extended hours are kept when the first of `extended` that is not None says so
+    (a call's argument, then the client's setting), else when the market's option is on."""
+    if market.is_24_7:
+        return bars
+    keep = next((choice for choice in extended if choice is not None), market.extended_hours)
+    hours = with_hours(market, "extended" if keep else "regular")
+    return bars.loc[session_mask(hours, bars["ts"])].reset_index(drop=True)
 
 
 def clip_and_dedupe(frame: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:

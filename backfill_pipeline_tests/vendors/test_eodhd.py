@@ -11,6 +11,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
+from backfill_pipeline.markets import Market, get_market, with_hours
 from backfill_pipeline.vendors.base import RateLimitedError, VendorError
 from backfill_pipeline.vendors.eodhd import INTRADAY_MAX_DAYS, EodhdClient
 from backfill_pipeline.vendors.limits import Rate
@@ -77,8 +78,10 @@ def fake(server: HTTPServer) -> FakeEodhd:
     return fake
 
 
-def client(server: HTTPServer, keys: tuple[str, ...] = (TOKEN,), **kwargs: object) -> EodhdClient:
-    return EodhdClient(list(keys), base_url=server.url_for(""), options=options(**kwargs))  # type: ignore[arg-type]
+def client(server: HTTPServer, keys: tuple[str, ...] = (TOKEN,), market: Market | None = None,
+           **kwargs: object) -> EodhdClient:
+    return EodhdClient(list(keys), base_url=server.url_for(""), options=options(**kwargs),  # type: ignore[arg-type]
+                       market=market)
 
 
 def test_intraday_is_cut_into_120_day_requests_without_overlap(server: HTTPServer, fake: FakeEodhd) -> None:
@@ -107,8 +110,14 @@ def test_equities_intraday_keeps_the_regular_session_by_default(server: HTTPServ
     start, end = pd.Timestamp("2024-01-03", tz="UTC"), pd.Timestamp("2024-01-04", tz="UTC")
     regular = client(server).fetch_bars("AAPL", "1h", start, end).bars
     assert regular["ts"].dt.hour.tolist() == [15, 16, 17, 18, 19, 20]  # 09:30-16:00 New York
+    # extended hours are 04:00-20:00 New York (09:00-01:00Z in January): the fake's 08:00Z bar
+    # (03:00 New York) is outside them, and the window ends at 00:00Z
     extended = client(server).fetch_bars("AAPL", "1h", start, end, extended_hours=True).bars
-    assert len(extended) == 16
+    assert extended["ts"].dt.hour.tolist() == list(range(9, 24))
+    # unset, the flag follows the market's hours option
+    market = with_hours(get_market("us_equities"), "extended")
+    follows = client(server, market=market).fetch_bars("AAPL", "1h", start, end).bars
+    pd.testing.assert_frame_equal(follows, extended)
 
 
 def test_eod_bars_are_raw_and_labelled_by_date(server: HTTPServer, fake: FakeEodhd) -> None:

@@ -16,7 +16,7 @@ from backfill_pipeline.markets import get_market
 from backfill_pipeline.vendors.base import BAR_COLUMNS
 from backfill_pipeline.vendors.fake_polygon import FakePolygon
 from backfill_pipeline.vendors.polygon import PolygonClient
-from backfill_pipeline.vendors.windows import day_chunks, regular_session_mask
+from backfill_pipeline.vendors.windows import day_chunks, session_mask
 
 from .conftest import options
 
@@ -86,7 +86,7 @@ def test_intraday_equities_default_to_the_regular_session(fake: FakePolygon) -> 
         start = utc(day)
         bars = client.fetch_bars("AAPL", "1m", start, start + pd.Timedelta(days=1)).bars
         everything = server_minutes(fake, "AAPL", start, start + pd.Timedelta(days=1))
-        regular = everything[regular_session_mask(get_market("us_equities"), everything)]
+        regular = everything[session_mask(get_market("us_equities"), everything)]
         assert bars["ts"].tolist() == regular.tolist()
         assert bars["ts"].min() >= utc(first) and bars["ts"].max() <= utc(last)
     extended = client.fetch_bars("AAPL", "1m", utc("2023-11-24"), utc("2023-11-25"), extended_hours=True).bars
