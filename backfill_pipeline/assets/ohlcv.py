@@ -123,8 +123,10 @@ def build_ohlcv_family(market: Market, members: list[str], sources: dict[str, st
                     if tf == root:
                         root_bars = outcome.stored
                     outcome.stored = None  # frames are not kept past their symbol
-                    context.log.info(f"{keys[tf].to_user_string()} {symbol}: {outcome.bars_written} bars over {len(sessions)} sessions")
                     outcomes[tf].append(outcome)
+                # one line per symbol: each log line is an event-log row in the instance
+                written = ", ".join(f"{tf} {outcomes[tf][-1].bars_written:,}" for tf in selected)
+                context.log.info(f"{symbol}: {len(sessions)} sessions; bars written: {written}")
         finally:
             if client is not None:
                 client.close()

@@ -17,6 +17,7 @@ import argparse
 import math
 import multiprocessing
 import os
+import queue
 import tempfile
 import time
 import uuid
@@ -25,6 +26,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import dagster as dg
+import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
@@ -34,7 +36,7 @@ from backfill_pipeline.warehouse.store import Warehouse
 
 DEFAULT_PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 POLYGON_PAGE = 50_000
-EVENT_BATCH_SIZE = "1000"
+PRODUCTION_DAGSTER_ENV = {"DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS": "1", "DAGSTER_EVENT_BATCH_SIZE": "1000"}
 
 
 def _serve(ready: multiprocessing.Queue, stop: multiprocessing.Event) -> None:  # type: ignore[type-arg]
@@ -76,36 +78,79 @@ def _pg_database(admin_url: str, prefix: str) -> Iterator[str]:
         admin.dispose()
 
 
-def pipeline(url: str, server_url: str, symbols: list[str], sessions: pd.DatetimeIndex,
-             grain: str = "daily", instance_kind: str = "sqlite",
-             pg_admin_url: str = DEFAULT_PG_ADMIN) -> dict[str, float]:
+def _bench_definitions(url: str, server_url: str, sessions: pd.DatetimeIndex, grain: str):  # -> (Definitions, Settings)
     from backfill_pipeline.automation.config import AutomationConfig
     from backfill_pipeline.definitions import build_definitions
-    from backfill_pipeline.local_runs import materialize_range
     from backfill_pipeline.resources.http_vendors import PolygonResource
     from backfill_pipeline.resources.warehouse import WarehouseResource
     from backfill_pipeline.settings import Settings
 
-    market = get_market("us_equities")
     os.environ.update({"POLYGON_BASE_URL": server_url, "POLYGON_API_KEYS": "bench-key", "BACKFILL_WAREHOUSE_URL": url})
     settings = Settings(partition_grain=grain, partitions_start=sessions[0].date().replace(day=1),
                         vendors={"us_equities": "polygon"}, automation=AutomationConfig(fetch_retries=0))
-    # the published free-plan limit (5/min) would dominate; the server has none
     defs = build_definitions(settings)
     warehouse = WarehouseResource(url=url)
+    # the published free-plan limit (5/min) would dominate; the server has none
     polygon = PolygonResource(warehouse=warehouse, api_keys=dg.EnvVar("POLYGON_API_KEYS"),
                               requests_per_window=100_000, window_seconds=1.0)
     defs = dg.Definitions(assets=defs.assets, resources={**(defs.resources or {}), "warehouse": warehouse,
                                                          "polygon": polygon})
+    return defs, settings
+
+
+def _worker(ref: object, url: str, server_url: str, symbols: list[str], sessions: pd.DatetimeIndex, grain: str,
+            out: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+    """One runner process (the daemon launches each run in its own process): ranged runs for
+    a contiguous block of symbols."""
+    from backfill_pipeline.local_runs import materialize_range
+
+    try:
+        defs, settings = _bench_definitions(url, server_url, sessions, grain)
+        with dg.DagsterInstance.from_ref(ref) as instance:  # type: ignore[arg-type]
+            summaries = materialize_range(defs, instance, settings, get_market("us_equities"), symbols, sessions)
+        out.put([(s.success, s.assets) for s in summaries])
+    except BaseException as exc:  # reported by the parent, which exits non-zero
+        out.put(exc if isinstance(exc, Exception) else RuntimeError(repr(exc)))
+
+
+def _collect(out: multiprocessing.Queue, procs: list) -> list:  # type: ignore[type-arg]
+    results: list = []
+    while len(results) < len(procs):
+        try:
+            results.append(out.get(timeout=5))
+        except queue.Empty:
+            dead = [p.exitcode for p in procs if not p.is_alive() and p.exitcode != 0]
+            if dead:
+                raise SystemExit(f"a benchmark worker died (exit code {dead[0]})") from None
+    return results
+
+
+def pipeline(url: str, server_url: str, symbols: list[str], sessions: pd.DatetimeIndex,
+             grain: str = "daily", instance_kind: str = "sqlite",
+             pg_admin_url: str = DEFAULT_PG_ADMIN, workers: int = 1) -> dict[str, float]:
+    market = get_market("us_equities")
     Warehouse(url).dispose()  # create the schema outside the timed part
+    blocks = [list(b) for b in np.array_split(np.array(symbols, dtype=object), max(1, min(workers, len(symbols))))]
+    ctx = multiprocessing.get_context("spawn")
     with bench_instance(instance_kind, pg_admin_url) as instance:
         instance.add_dynamic_partitions(market.symbols_partitions_name, symbols)
+        out = ctx.Queue()
         started = time.perf_counter()
-        summaries = materialize_range(defs, instance, settings, market, symbols, sessions)
+        procs = [ctx.Process(target=_worker, args=(instance.get_ref(), url, server_url, block, sessions, grain, out))
+                 for block in blocks]
+        for proc in procs:
+            proc.start()
+        results = _collect(out, procs)
+        for proc in procs:
+            proc.join()
         wall = time.perf_counter() - started
-    failed = [s for s in summaries if not s.success]
+    errors = [r for r in results if isinstance(r, Exception)]
+    if errors:
+        raise SystemExit(f"benchmark worker failed: {errors[0]!r}")
+    summaries = [s for r in results for s in r]
+    failed = [assets for ok, assets in summaries if not ok]
     if failed:
-        raise SystemExit(f"{len(failed)} benchmark run(s) failed: {[s.assets for s in failed]}")
+        raise SystemExit(f"{len(failed)} benchmark run(s) failed: {failed}")
     engine = sa.create_engine(url)
     with engine.connect() as conn:
         written = conn.execute(sa.select(sa.func.count()).select_from(bars)).scalar_one()
@@ -143,10 +188,10 @@ def raw_ceiling(url: str) -> tuple[int, float]:
 
 
 def run(label: str, url: str, server_url: str, symbols: list[str], sessions: pd.DatetimeIndex, grain: str,
-        instance_kind: str, pg_admin_url: str) -> None:
-    result = pipeline(url, server_url, symbols, sessions, grain, instance_kind, pg_admin_url)
+        instance_kind: str, pg_admin_url: str, workers: int) -> None:
+    result = pipeline(url, server_url, symbols, sessions, grain, instance_kind, pg_admin_url, workers)
     rate = result["bars"] / result["wall"]
-    print(f"[{label} warehouse, {instance_kind} instance, {grain} partitions] end to end: {result['wall']:.1f} s wall, {result['bars']:,.0f} bars written "
+    print(f"[{label} warehouse, {instance_kind} instance, {grain} partitions, {workers} run process(es)] end to end: {result['wall']:.1f} s wall, {result['bars']:,.0f} bars written "
           f"({result['bars_1m']:,.0f} 1m + derived), {rate:,.0f} bars/s, {result['runs']:.0f} Dagster runs, "
           f"{result['requests']:.0f} requests vs floor {result['floor']:.0f}")
     rows, seconds = raw_ceiling(url)
@@ -166,12 +211,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--instance", choices=["postgres", "sqlite"], default="postgres",
                         help="Dagster instance storage: postgres (production, dagster-postgres) or sqlite "
                              "(the embedded default; every Dagster event costs a file open and an fsync)")
+    parser.add_argument("--workers", type=int, default=2,
+                        help="run processes, each backfilling a contiguous block of symbols in ranged runs, as the "
+                             "daemon runs a backfill's runs side by side (default 2: one per core here)")
     parser.add_argument("--pg-admin-url", default=DEFAULT_PG_ADMIN)
     args = parser.parse_args(argv)
-    # as in production (docker-compose.yml): materialisation events stored in batches
-    os.environ.setdefault("DAGSTER_EVENT_BATCH_SIZE", EVENT_BATCH_SIZE)
+    if args.workers < 1 or args.symbols < 1 or args.days < 1:
+        parser.error("--workers, --symbols and --days must be at least 1")
+    # as in production (docker-compose.yml): one planned event per asset and run, and
+    # materialisation events stored in batches (README "Dagster bookkeeping at scale")
+    for name, value in PRODUCTION_DAGSTER_ENV.items():
+        os.environ.setdefault(name, value)
     symbols = [f"S{i:03d}" for i in range(args.symbols)]
     sessions = last_closed_sessions(get_market("us_equities"), args.days)
+    print("Dagster: " + ", ".join(f"{k}={os.environ[k]}" for k in PRODUCTION_DAGSTER_ENV))
     print(f"{args.symbols} symbols x {len(sessions)} sessions of 1m bars ({sessions[0]:%Y-%m-%d}.."
           f"{sessions[-1]:%Y-%m-%d}) + 5m 15m 30m 1h 4h 1d 1w, local Polygon server, no rate limit")
     ctx = multiprocessing.get_context("spawn")
@@ -182,10 +235,11 @@ def main(argv: list[str] | None = None) -> int:
         server_url = ready.get(timeout=60)
         with tempfile.TemporaryDirectory() as tmp:
             run("sqlite", f"sqlite:///{Path(tmp) / 'bench.db'}", server_url, symbols, sessions, args.grain,
-                args.instance, args.pg_admin_url)
+                args.instance, args.pg_admin_url, args.workers)
         if not args.sqlite_only:
             with _pg_database(args.pg_admin_url, "bp_bench") as url:
-                run("postgresql", url, server_url, symbols, sessions, args.grain, args.instance, args.pg_admin_url)
+                run("postgresql", url, server_url, symbols, sessions, args.grain, args.instance, args.pg_admin_url,
+                    args.workers)
     finally:
         stop.set()
         server.join(10)

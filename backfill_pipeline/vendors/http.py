@@ -140,7 +140,10 @@ class VendorHttp:
         trace: FetchTrace,
         weight: int = 1,
         rows_key: str | None = None,
+        decoder: Callable[[bytes], Any] | None = None,
     ) -> Reply:
+        """GET with retries, key rotation and the shared rate limit. The body is decoded by
+        `decoder` (a typed decoder that also validates the shape), else as plain JSON."""
         url = self.resolve(url_or_path).copy_merge_params(dict(params))
         last = "no attempt made"
         last_throttled = False
@@ -149,7 +152,7 @@ class VendorHttp:
             if exhausted is not None:
                 raise self._rate_limited(symbol, window, exhausted)
             assert lease is not None
-            outcome = self._attempt(url, lease, attempt, trace, rows_key)
+            outcome = self._attempt(url, lease, attempt, trace, rows_key, decoder)
             if isinstance(outcome, Reply):
                 return outcome
             kind, reason, delay = outcome
@@ -198,7 +201,8 @@ class VendorHttp:
         )
 
     def _attempt(
-        self, url: httpx.URL, lease: Lease, attempt: int, trace: FetchTrace, rows_key: str | None
+        self, url: httpx.URL, lease: Lease, attempt: int, trace: FetchTrace, rows_key: str | None,
+        decoder: Callable[[bytes], Any] | None = None,
     ) -> Reply | tuple[str, str, float]:
         """One request. Returns the Reply, or (kind, reason, delay) with kind in
         auth | fatal | throttle | retry."""
@@ -237,7 +241,7 @@ class VendorHttp:
             return "retry", reason, self.retry.backoff(attempt)
 
         status = response.status_code
-        body, decode_error = _decode(response)
+        body, decode_error = _decode(response, decoder)
         rid = self._request_id(body) or request_id
         if self._is_auth(response):
             record(status, None, rid, f"HTTP {status}")
@@ -288,14 +292,15 @@ class VendorHttp:
         return None
 
 
-def _decode(response: httpx.Response) -> tuple[Any, str | None]:
+def _decode(response: httpx.Response, decoder: Callable[[bytes], Any] | None = None) -> tuple[Any, str | None]:
     content = response.content
     if not content.strip():
         return None, "empty body"
     try:
-        return orjson.loads(content), None
+        return (decoder or orjson.loads)(content), None
     except (ValueError, UnicodeDecodeError) as exc:
-        where = f"at byte {getattr(exc, 'pos', '?')} of {len(content)}"
+        # a typed decoder names the field (`Expected float, got str - at $.results[3].o`), never a value
+        where = f"at byte {exc.pos} of {len(content)}" if hasattr(exc, "pos") else f"{exc} ({len(content)} bytes)"
         return None, f"undecodable JSON body ({type(exc).__name__} {where})"
 
 

@@ -25,6 +25,7 @@ from .polygon_reference import PolygonReferenceMixin
 from .results import VendorFetchResult
 from .symbols import polygon_ticker
 from .trace import FetchTrace
+from .polygon_wire import aggs_frame, decode_aggs_page
 from .windows import clip_and_dedupe, day_chunks, describe_window, keep_session_hours, to_label, to_utc
 
 DEFAULT_BASE_URL = "https://api.polygon.io"
@@ -128,7 +129,8 @@ class PolygonClient(PolygonReferenceMixin, HttpClientBase):
         frames: list[pd.DataFrame] = []
         seen_links: set[str] = set()
         for _ in range(_MAX_PAGES_PER_WINDOW):
-            reply = self._http.get_json(url, params, symbol=symbol, window=window, trace=trace, rows_key="results")
+            reply = self._http.get_json(url, params, symbol=symbol, window=window, trace=trace, rows_key="results",
+                                        decoder=decode_aggs_page)
             frame, next_url = self._parse_aggs(reply.body, symbol, window)
             if len(frame):
                 frames.append(frame)
@@ -161,23 +163,7 @@ class PolygonClient(PolygonReferenceMixin, HttpClientBase):
         if not isinstance(results, list) or (count is not None and count != len(results)):
             got = len(results) if isinstance(results, list) else type(results).__name__
             raise self._page_error(symbol, window, f"resultsCount {count!r} but {got} results (truncated page)")
-        frame = pd.DataFrame.from_records(results)
-        missing = {"t", "o", "h", "l", "c", "v"} - set(frame.columns)
-        if missing:
-            raise self._page_error(symbol, window, f"results lack fields {sorted(missing)}")
-        out = pd.DataFrame(
-            {
-                "ts": pd.to_datetime(frame["t"].astype("int64"), unit="ms", utc=True),
-                "open": frame["o"],
-                "high": frame["h"],
-                "low": frame["l"],
-                "close": frame["c"],
-                "volume": frame["v"],
-                "vwap": frame["vw"] if "vw" in frame else float("nan"),
-                "trades": pd.array(frame["n"], dtype="Int64") if "n" in frame else pd.NA,
-            }
-        )
-        return out, next_url
+        return aggs_frame(results), next_url
 
 
 def _ms(ts: pd.Timestamp) -> int:

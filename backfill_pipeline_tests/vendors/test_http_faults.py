@@ -221,3 +221,19 @@ def test_parse_retry_after() -> None:
     assert parse_retry_after("Mon, 01 Jan 2024 12:00:30 GMT", now) == 30.0
     assert parse_retry_after("Mon, 01 Jan 2024 11:00:00 GMT", now) == 0.0
     assert parse_retry_after("soon") is None and parse_retry_after(None) is None
+
+
+def test_results_of_the_wrong_shape_name_the_field(server: HTTPServer) -> None:
+    """Vendor garbage inside a well-formed page: a price as text, a bar without a close.
+    The error names the field's path; nothing becomes a silent NaN."""
+    text_price = page(3)
+    text_price["results"][1]["o"] = "n/a"  # type: ignore[index]
+    script(server, Response(json.dumps(text_price), status=200, content_type="application/json"))
+    with pytest.raises(VendorError, match=r"Expected `float`, got `str` - at `\$\.results\[1\]\.o`"):
+        client(server).fetch_bars("AAPL", "1m", START, END)
+    server.clear()
+    no_close = page(3)
+    del no_close["results"][2]["c"]  # type: ignore[index]
+    script(server, Response(json.dumps(no_close), status=200, content_type="application/json"))
+    with pytest.raises(VendorError, match=r"missing required field `c` - at `\$\.results\[2\]`"):
+        client(server).fetch_bars("AAPL", "1m", START, END)
