@@ -22,6 +22,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator
+from typing import Any
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -165,26 +166,54 @@ def pipeline(url: str, server_url: str, symbols: list[str], sessions: pd.Datetim
             "floor": floor}
 
 
-def raw_ceiling(url: str) -> tuple[int, float]:
-    """Bulk-load the pipeline's rows into an empty copy of `bars`, one transaction per series."""
+def _loader(url: str, series: list[tuple[str, str, str]], read: Any, go: Any, out: Any) -> None:
+    """One ceiling writer: reads its series (untimed), then loads them when the parent says go."""
     from backfill_pipeline.warehouse.bulk import insert_bars
 
+    try:
+        source = Warehouse(url)
+        frames = [(m, tf, sym, source.read_bars(m, tf, sym, pd.Timestamp.min.date(), pd.Timestamp.max.date()))
+                  for m, tf, sym in series]
+        read.wait()
+        go.wait()
+        total = 0
+        for market, timeframe, symbol, frame in frames:
+            with source.transaction() as conn:
+                total += insert_bars(conn, market, timeframe, symbol, frame)
+        source.dispose()
+        out.put(total)
+    except BaseException as exc:
+        out.put(exc if isinstance(exc, Exception) else RuntimeError(repr(exc)))
+        raise
+
+
+def raw_ceiling(url: str, writers: int = 1) -> tuple[int, float]:
+    """Bulk-load the pipeline's rows into the emptied `bars` table, one transaction per
+    series, from `writers` processes at once (as many as the pipeline ran): executemany on
+    SQLite (whose writers take turns), COPY on PostgreSQL. Reading the rows is not timed."""
     source = Warehouse(url)
     with source.engine.connect() as conn:
-        series = conn.execute(sa.select(bars.c.market, bars.c.timeframe, bars.c.symbol).distinct()).all()
-    frames = []
-    for market, timeframe, symbol in series:
-        frame = source.read_bars(market, timeframe, symbol, pd.Timestamp.min.date(), pd.Timestamp.max.date())
-        frames.append((market, timeframe, symbol, frame))
+        series = [tuple(r) for r in conn.execute(sa.select(bars.c.market, bars.c.timeframe, bars.c.symbol).distinct()).all()]
+    blocks = [series[i::writers] for i in range(writers)]
+    ctx = multiprocessing.get_context("spawn")
+    read, go, out = ctx.Barrier(writers + 1), ctx.Barrier(writers + 1), ctx.Queue()
+    procs = [ctx.Process(target=_loader, args=(url, block, read, go, out)) for block in blocks]
+    for proc in procs:
+        proc.start()
+    read.wait(timeout=1800)
     with source.transaction() as conn:
         conn.execute(bars.delete())
-    total, started = 0, time.perf_counter()
-    for market, timeframe, symbol, frame in frames:
-        with source.transaction() as conn:
-            total += insert_bars(conn, market, timeframe, symbol, frame)
-    elapsed = time.perf_counter() - started
     source.dispose()
-    return total, elapsed
+    started = time.perf_counter()
+    go.wait(timeout=60)
+    results = _collect(out, procs)
+    elapsed = time.perf_counter() - started
+    for proc in procs:
+        proc.join()
+    errors = [r for r in results if isinstance(r, Exception)]
+    if errors:
+        raise SystemExit(f"ceiling writer failed: {errors[0]!r}")
+    return sum(results), elapsed
 
 
 def run(label: str, url: str, server_url: str, symbols: list[str], sessions: pd.DatetimeIndex, grain: str,
@@ -194,9 +223,9 @@ def run(label: str, url: str, server_url: str, symbols: list[str], sessions: pd.
     print(f"[{label} warehouse, {instance_kind} instance, {grain} partitions, {workers} run process(es)] end to end: {result['wall']:.1f} s wall, {result['bars']:,.0f} bars written "
           f"({result['bars_1m']:,.0f} 1m + derived), {rate:,.0f} bars/s, {result['runs']:.0f} Dagster runs, "
           f"{result['requests']:.0f} requests vs floor {result['floor']:.0f}")
-    rows, seconds = raw_ceiling(url)
+    rows, seconds = raw_ceiling(url, workers)
     ceiling = rows / seconds
-    print(f"[{label}] raw write ceiling: {rows:,} bars in {seconds:.1f} s = {ceiling:,.0f} bars/s; "
+    print(f"[{label}] raw write ceiling ({workers} writer process(es)): {rows:,} bars in {seconds:.1f} s = {ceiling:,.0f} bars/s; "
           f"end to end / ceiling = {rate / ceiling:.2f}")
 
 

@@ -49,7 +49,12 @@ def bar_rows(market: str, timeframe: str, symbol: str, frame: pd.DataFrame) -> l
 
 
 def insert_bars(conn: Connection, market: str, timeframe: str, symbol: str, frame: pd.DataFrame) -> int:
-    rows = bar_rows(market, timeframe, symbol, frame)
+    return insert_rows(conn, bar_rows(market, timeframe, symbol, frame))
+
+
+def insert_rows(conn: Connection, rows: list[tuple[Any, ...]]) -> int:
+    """Load rows made by `bar_rows` (made before the transaction, so locks are held only
+    for the load itself)."""
     dialect = conn.dialect.name
     driver = conn.dialect.driver
     cols = ", ".join(BAR_INSERT_COLUMNS)

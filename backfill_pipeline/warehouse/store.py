@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from backfill_pipeline.warehouse import schema_derived  # noqa: F401  (registers its tables on metadata)
-from backfill_pipeline.warehouse.bulk import insert_bars
+from backfill_pipeline.warehouse.bulk import bar_rows, insert_rows
 from backfill_pipeline.warehouse.sqlite import configure_connection
 from backfill_pipeline.warehouse.schema import bar_sessions, bars, fetch_log, metadata, vendor_requests
 
@@ -113,6 +113,9 @@ class Warehouse:
         request_rows: Sequence[dict[str, Any]] = (),
     ) -> int:
         """Replace the bars of `symbol` in `sessions` by `frame` (which has a `session` column)."""
+        # rows and per-session stats are built first: the write lock covers only the writes
+        rows = bar_rows(market, timeframe, symbol, frame) if len(frame) else []
+        stats = session_stats(market, timeframe, symbol, frame) if rows else []
         with self.transaction() as conn:
             self._lock_series(conn, market, timeframe, symbol)
             for table in (bars, bar_sessions):
@@ -125,9 +128,9 @@ class Warehouse:
                             table.c.session.in_(list(sessions[i : i + _IN_CHUNK])),
                         )
                     )
-            written = insert_bars(conn, market, timeframe, symbol, frame) if len(frame) else 0
+            written = insert_rows(conn, rows) if rows else 0
             if written:
-                conn.execute(bar_sessions.insert(), session_stats(market, timeframe, symbol, frame))
+                conn.execute(bar_sessions.insert(), stats)
             if fetch_rows:
                 conn.execute(fetch_log.insert(), list(fetch_rows))
             if request_rows:

@@ -1,0 +1,45 @@
+"""`backfill-pipeline bench backfill` end to end on a small universe: it runs, its figures
+are consistent (the ceiling reloads exactly the rows the pipeline wrote, requests are at
+the floor, one ranged run per worker) and nothing is left behind. Its speed is not asserted."""
+
+import os
+import re
+
+import sqlalchemy as sa
+
+from backfill_pipeline.bench import backfill as bench
+from backfill_pipeline_tests.conftest import DEFAULT_PG_ADMIN_URL
+
+FIGURES = re.compile(
+    r"\[(?P<db>\w+) warehouse, postgres instance, monthly partitions, 2 run process\(es\)\] end to end: "
+    r"[\d.]+ s wall, (?P<bars>[\d,]+) bars written \((?P<minute>[\d,]+) 1m \+ derived\), [\d,]+ bars/s, "
+    r"(?P<runs>\d+) Dagster runs, (?P<requests>\d+) requests vs floor (?P<floor>\d+)"
+)
+CEILING = re.compile(r"\[(?P<db>\w+)\] raw write ceiling \(2 writer process\(es\)\): (?P<rows>[\d,]+) bars in "
+                     r"[\d.]+ s = [\d,]+ bars/s; end to end / ceiling = [\d.]+")
+
+
+def _databases(admin_url: str) -> set[str]:
+    engine = sa.create_engine(admin_url)
+    with engine.connect() as conn:
+        names = {r[0] for r in conn.exec_driver_sql("SELECT datname FROM pg_database WHERE datname LIKE 'bp_bench%%'")}
+    engine.dispose()
+    return names
+
+
+def test_bench_backfill_prints_consistent_figures_for_both_databases(pg_server_url, capsys):
+    admin = os.environ.get("BACKFILL_TEST_PG_URL", DEFAULT_PG_ADMIN_URL)
+    before = _databases(admin)
+    assert bench.main(["--symbols", "3", "--days", "2", "--grain", "monthly", "--workers", "2",
+                       "--pg-admin-url", admin]) == 0
+    out = capsys.readouterr().out
+    runs = {m["db"]: m for m in FIGURES.finditer(out)}
+    ceilings = {m["db"]: m for m in CEILING.finditer(out)}
+    assert set(runs) == set(ceilings) == {"sqlite", "postgresql"}, out
+    for db, run in runs.items():
+        bars, minute = int(run["bars"].replace(",", "")), int(run["minute"].replace(",", ""))
+        assert minute > 0 and bars > minute  # derived timeframes were written too
+        assert int(run["runs"]) == 2  # one ranged run per worker on the monthly grain
+        assert int(run["requests"]) == int(run["floor"])
+        assert int(ceilings[db]["rows"].replace(",", "")) == bars
+    assert _databases(admin) == before  # instance and warehouse databases dropped
