@@ -1,14 +1,16 @@
 """Benchmark: an end-to-end backfill from a local Polygon server, against the raw write ceiling.
 
-    backfill-pipeline bench backfill [--symbols 50 --days 252] [--sqlite-only] [--pg-admin-url URL]
+    backfill-pipeline bench backfill [--symbols 50 --days 252] [--grain monthly] [--workers 2]
+                                     [--instance postgres|sqlite] [--sqlite-only] [--pg-admin-url URL]
 
 N symbols x D sessions of 1m bars (plus every derived timeframe) are backfilled through
-Dagster (ranged in-process runs against a throwaway instance, the same assets and write
-path as production) from a local server speaking Polygon's wire format with no rate
-limit, into SQLite and into PostgreSQL. Printed per database: wall time, bars written and
-bars/s, Dagster runs, requests against the floor, and the raw write ceiling measured in
-the same run: the same rows bulk-loaded (executemany / COPY, one transaction per series)
-into an empty copy of the table without the pipeline.
+Dagster (ranged runs in `--workers` processes, each a contiguous block of symbols, against a
+throwaway instance; the same assets and write path as production) from a local server
+speaking Polygon's wire format with no rate limit, into SQLite and into PostgreSQL.
+Printed per database: wall time, bars written and bars/s, Dagster runs, requests against
+the floor, and the raw write ceiling measured in the same run: the same rows bulk-loaded
+(executemany / COPY, one transaction per series, as many writer processes) into the
+emptied table without the pipeline.
 """
 
 from __future__ import annotations
