@@ -122,16 +122,22 @@ def test_crypto_runs_every_day(instance, warehouse_url):
 
 
 def test_fused_step_derives_the_symbols_whose_fetch_worked_and_a_subset_rederives_from_storage(instance, warehouse_url):
-    """1m and the timeframes resampled from it share a step: a failed fetch for MSFT leaves
-    its derived bars unwritten but AAPL's are derived; selecting 5m alone reads the stored 1m."""
+    """1m and the timeframes resampled from it share a step. When MSFT's fetch fails, MSFT's
+    stored 1m and 5m bars stay exactly as they were and AAPL's are written; selecting 5m
+    alone re-derives it from the stored 1m."""
+    kwargs = dict(start="2024-03-06|AAPL", end="2024-03-06|MSFT")
+    assert materialize(instance, warehouse_url, "us_equities", ["1m", "5m"], **kwargs).success
+    msft_before = [r for r in table_rows(warehouse_url) if r[1] == "MSFT"]
+    assert len(msft_before) == 390 + 78
+    with Warehouse(warehouse_url).transaction() as conn:  # AAPL starts empty: its rows must come from the new run
+        conn.exec_driver_sql("DELETE FROM bars WHERE symbol = 'AAPL'")
     demo = DemoVendorResource(fail_symbols=["MSFT"])
-    result = materialize(instance, warehouse_url, "us_equities", ["1m", "5m"], start="2024-03-06|AAPL",
-                         end="2024-03-06|MSFT", demo=demo)
+    result = materialize(instance, warehouse_url, "us_equities", ["1m", "5m"], demo=demo, **kwargs)
     assert not result.success
     rows = table_rows(warehouse_url)
-    by_series = {(symbol, tf): n for symbol, tf, n in
-                 pd.DataFrame([(r[1], r[2]) for r in rows]).value_counts().reset_index().itertuples(index=False)}
-    assert by_series == {("AAPL", "1m"): 390, ("AAPL", "5m"): 78}
-    first = [r for r in table_rows(warehouse_url) if r[2] == "5m"]
+    assert [r for r in rows if r[1] == "MSFT"] == msft_before
+    aapl = pd.Series([r[2] for r in rows if r[1] == "AAPL"]).value_counts().to_dict()
+    assert aapl == {"1m": 390, "5m": 78}
+    first = [r for r in rows if r[2] == "5m"]
     assert materialize(instance, warehouse_url, "us_equities", ["5m"], partition_key="2024-03-06|AAPL").success
     assert [r for r in table_rows(warehouse_url) if r[2] == "5m"] == first

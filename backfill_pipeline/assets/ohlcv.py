@@ -115,8 +115,9 @@ def build_ohlcv_family(market: Market, members: list[str], sources: dict[str, st
                 for tf in selected:
                     if tf == root and client is not None:
                         outcome = fetch_and_store(warehouse, client, market, tf, symbol, sessions, context.run_id, now)
-                    elif tf == root or root_bars is None or outcomes[root][-1].errors:
-                        # a failed fetch leaves the stored bars as they were: derive from those
+                    elif tf != root and root in selected and outcomes[root][-1].errors:
+                        outcome = SymbolOutcome(symbol)  # its fetch failed: derived bars stay as they were
+                    elif tf == root or root_bars is None:
                         outcome = derive_and_store(warehouse, market, tf, sources[tf], symbol, sessions, now)  # type: ignore[arg-type]
                     else:
                         outcome = derive_and_store(warehouse, market, tf, root, symbol, sessions, now, source_bars=root_bars)
