@@ -33,7 +33,7 @@ class SymbolOutcome:
     errors: list[str] = field(default_factory=list)
     rate_limited: bool = False
     auth_failed: bool = False  # a refused key: retrying the step cannot help
-    stored: pd.DataFrame | None = None  # the bars written (with `session`), to resample from memory
+    stored: pd.DataFrame | None = None  # the fetched bars written (with `session`), to resample from memory
 
 
 def consecutive_runs(market: Market, sessions: pd.DatetimeIndex) -> list[pd.DatetimeIndex]:
@@ -179,6 +179,5 @@ def derive_and_store(
         bars, _ = assign_sessions(market, timeframe, bars, sessions)
     outcome.validity.add(check_validity(symbol, bars))
     outcome.bars_written = warehouse.replace_bars(market.name, timeframe, symbol, [s.date() for s in targets], bars)
-    outcome.stored = bars
     outcome.completeness = completeness(market, timeframe, symbol, targets, bars.groupby("session").size(), now)
     return outcome

@@ -22,7 +22,6 @@ import os
 import queue
 import tempfile
 import time
-import uuid
 from collections.abc import Iterator
 from typing import Any
 from contextlib import contextmanager
@@ -33,11 +32,11 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
+from backfill_pipeline.bench.pg import DEFAULT_PG_ADMIN, throwaway_database
 from backfill_pipeline.markets import EXTENDED_SESSION_MINUTES, get_market, last_closed_sessions
 from backfill_pipeline.warehouse.schema import bars, vendor_requests
 from backfill_pipeline.warehouse.store import Warehouse
 
-DEFAULT_PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 POLYGON_PAGE = 50_000
 PRODUCTION_DAGSTER_ENV = {"DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS": "1", "DAGSTER_EVENT_BATCH_SIZE": "1000"}
 
@@ -59,26 +58,12 @@ def bench_instance(kind: str, pg_admin_url: str) -> Iterator[dg.DagsterInstance]
             with dg.instance_for_test(temp_dir=home) as instance:
                 yield instance
             return
-        with _pg_database(pg_admin_url, "bp_bench_instance") as url:
+        with throwaway_database(pg_admin_url, "bp_bench_instance") as url:
             # dagster-postgres needs psycopg2 (SQLAlchemy 2.1 maps a bare postgresql:// to psycopg 3)
             storage_url = sa.engine.make_url(url).set(drivername="postgresql+psycopg2").render_as_string(hide_password=False)
             overrides = {"storage": {"postgres": {"postgres_url": storage_url}}}
             with dg.instance_for_test(temp_dir=home, overrides=overrides) as instance:
                 yield instance
-
-
-@contextmanager
-def _pg_database(admin_url: str, prefix: str) -> Iterator[str]:
-    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    try:
-        yield sa.engine.make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
 
 
 def _bench_definitions(url: str, server_url: str, sessions: pd.DatetimeIndex, grain: str):  # -> (Definitions, Settings)
@@ -268,7 +253,7 @@ def main(argv: list[str] | None = None) -> int:
             run("sqlite", f"sqlite:///{Path(tmp) / 'bench.db'}", server_url, symbols, sessions, args.grain,
                 args.instance, args.pg_admin_url, args.workers)
         if not args.sqlite_only:
-            with _pg_database(args.pg_admin_url, "bp_bench") as url:
+            with throwaway_database(args.pg_admin_url, "bp_bench") as url:
                 run("postgresql", url, server_url, symbols, sessions, args.grain, args.instance, args.pg_admin_url,
                     args.workers)
     finally:

@@ -19,8 +19,8 @@ import uuid
 from pathlib import Path
 
 import pandas as pd
-import sqlalchemy as sa
 
+from backfill_pipeline.bench.pg import DEFAULT_PG_ADMIN, throwaway_database
 from backfill_pipeline.gaps import scan, summarize
 from backfill_pipeline.ingest import assign_sessions
 from backfill_pipeline.markets import get_market, last_closed_sessions
@@ -28,7 +28,6 @@ from backfill_pipeline.timeframes import derivation_sources
 from backfill_pipeline.vendors.demo import DemoClient
 from backfill_pipeline.warehouse.store import Warehouse
 
-DEFAULT_PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
 
 def build(url: str, symbols: list[str], sessions: pd.DatetimeIndex) -> tuple[int, float]:
@@ -93,17 +92,8 @@ def main(argv: list[str] | None = None) -> int:
         run("sqlite", f"sqlite:///{Path(tmp) / 'bench.db'}", symbols, sessions)
     if args.sqlite_only:
         return 0
-    name = f"bp_bench_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(args.pg_admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    try:
-        run("postgresql", sa.engine.make_url(args.pg_admin_url).set(database=name).render_as_string(hide_password=False),
-            symbols, sessions)
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
+    with throwaway_database(args.pg_admin_url) as url:
+        run("postgresql", url, symbols, sessions)
     return 0
 
 
