@@ -9,7 +9,6 @@ to the instance directly.
 from __future__ import annotations
 
 import math
-import time
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -20,9 +19,8 @@ import pandas as pd
 from backfill_pipeline.calendar_grid import expected_counts
 from backfill_pipeline.gap_file import GapEntry
 from backfill_pipeline.ingest import consecutive_runs
-from backfill_pipeline.local_runs import date_key
 from backfill_pipeline.names import ohlcv_key
-from backfill_pipeline.partitions import effective_grain, multi_key
+from backfill_pipeline.partitions import date_key, effective_grain, multi_key
 from backfill_pipeline.settings import Settings
 from backfill_pipeline.timeframes import derivation_sources
 
@@ -76,26 +74,12 @@ def plan(entries: Iterable[GapEntry], settings: Settings) -> Plan:
 
 def launch_in_instance(instance: dg.DagsterInstance, defs: dg.Definitions, the_plan: Plan, title: str) -> str:
     """Add an asset backfill to the instance; the daemon (dagster dev / dagster-daemon) runs it."""
-    from dagster._core.definitions.assets.graph.asset_graph_subset import AssetGraphSubset
-    from dagster._core.definitions.events import AssetKeyPartitionKey
-    from dagster._core.execution.backfill import PartitionBackfill
-    from dagster._core.utils import make_new_backfill_id
+    from backfill_pipeline.dagster_private import add_asset_backfill
 
-    graph = defs.get_repository_def().asset_graph
-    wanted = {
-        AssetKeyPartitionKey(dg.AssetKey.from_user_string(key), pk)
-        for key, keys in the_plan.partitions.items() for pk in keys
-    }
-    subset = AssetGraphSubset.from_asset_partition_set(wanted, graph)
-    backfill = PartitionBackfill.from_asset_graph_subset(
-        backfill_id=make_new_backfill_id(),
-        backfill_timestamp=time.time(),
+    return add_asset_backfill(
+        instance, defs,
+        ((dg.AssetKey.from_user_string(key), pk) for key, keys in the_plan.partitions.items() for pk in keys),
         tags={BACKFILL_TAG: "cli"},
-        dynamic_partitions_store=instance,
-        asset_graph_subset=subset,
         title=title,
         description=f"{the_plan.partition_count} partitions launched by backfill-pipeline",
-        run_config=None,
     )
-    instance.add_backfill(backfill)
-    return backfill.backfill_id

@@ -6,7 +6,6 @@ every OHLCV asset sharing one date grain, so the runs show in the UI like any ot
 
 from __future__ import annotations
 
-import datetime as dt
 import warnings
 from collections import defaultdict
 from dataclasses import dataclass
@@ -16,7 +15,7 @@ import pandas as pd
 
 from backfill_pipeline.markets import Market
 from backfill_pipeline.names import ohlcv_key
-from backfill_pipeline.partitions import effective_grain
+from backfill_pipeline.partitions import date_key, effective_grain
 from backfill_pipeline.settings import Settings
 from backfill_pipeline.timeframes import TIMEFRAME_NAMES
 
@@ -30,15 +29,6 @@ class RunSummary:
     assets: list[str]
     bars_written: int
     requests: int
-
-
-def date_key(grain: str, session: pd.Timestamp) -> str:
-    day = session.date()
-    if grain == "weekly":
-        day = day - dt.timedelta(days=day.weekday())
-    elif grain == "monthly":
-        day = day.replace(day=1)
-    return day.isoformat()
 
 
 def contiguous_groups(order: list[str], wanted: list[str]) -> list[list[str]]:

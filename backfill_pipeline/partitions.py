@@ -106,3 +106,13 @@ def sessions_by_symbol(market: Market, grain: str, keys: Iterable[str]) -> dict[
         parts = [sessions_in_range(market, *window_dates(grain, k)) for k in sorted(date_keys)]
         out[symbol] = pd.DatetimeIndex(sorted(set().union(*parts))) if parts else pd.DatetimeIndex([])
     return out
+
+
+def date_key(grain: str, session: pd.Timestamp) -> str:
+    """The date partition key holding `session` on a date grain (daily, weekly: its Monday, monthly: the 1st)."""
+    day = session.date()
+    if grain == "weekly":
+        day = day - dt.timedelta(days=day.weekday())
+    elif grain == "monthly":
+        day = day.replace(day=1)
+    return day.isoformat()

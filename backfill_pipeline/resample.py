@@ -13,9 +13,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from backfill_pipeline.bars import empty_bars
 from backfill_pipeline.markets import Market, get_calendar, schedule_bounds, session_bounds
 from backfill_pipeline.timeframes import get_timeframe
-from backfill_pipeline.vendors.base import empty_bars
 
 
 def session_of(market: Market, ts: pd.Series) -> pd.Series:

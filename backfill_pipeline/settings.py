@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from backfill_pipeline.automation.config import AutomationConfig
+from backfill_pipeline.automation_settings import AutomationConfig
 from backfill_pipeline.features.windows import FeatureWindows
 from backfill_pipeline.macro.series import MacroConfig
 from backfill_pipeline.markets import CALENDAR_START, HOURS, MARKETS, Market, get_market, with_hours
@@ -48,7 +48,7 @@ class Settings:
     corporate_actions_vendor: str = "demo"  # BACKFILL_CORPORATE_ACTIONS_VENDOR: demo | polygon | eodhd
     features: FeatureWindows = FeatureWindows()  # BACKFILL_FEATURE_WINDOWS, BACKFILL_FEATURE_LOOKBACK_BARS
     macro: MacroConfig = MacroConfig()  # BACKFILL_MACRO_VENDOR, _REQUIRED, _OPTIONAL, _STALENESS
-    automation: AutomationConfig = AutomationConfig()  # BACKFILL_SCHEDULE_*, BACKFILL_GAP_*, ... (automation/config.py)
+    automation: AutomationConfig = AutomationConfig()  # BACKFILL_SCHEDULE_*, BACKFILL_GAP_*, ... (automation_settings.py)
 
     def fetched_timeframes(self, market: str) -> tuple[str, ...]:
         return (self.fetched or {}).get(market, DEFAULT_FETCHED)

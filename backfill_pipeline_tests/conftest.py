@@ -4,6 +4,11 @@ PostgreSQL: BACKFILL_TEST_PG_URL names a server database (SQLAlchemy URL); other
 local server (postgresql://postgres@127.0.0.1:5432/postgres) is used. Either way the
 session creates its own database and drops it at the end. With BACKFILL_REQUIRE_PG=1 (CI)
 an unreachable server fails the run instead of skipping the PostgreSQL cases.
+
+Tests marked `date_sensitive` read "today" (the last closed sessions, `--days N`). They
+compute their expectations from the calendar, and with BACKFILL_TEST_TODAY=YYYY-MM-DDTHH:MM
+(UTC) they run with the clock moved to that instant (time-machine, ticking from there), so
+CI can run them on the day after an early close, in a DST week and on a holiday.
 """
 
 from __future__ import annotations
@@ -15,6 +20,8 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+
+TEST_TODAY_ENV = "BACKFILL_TEST_TODAY"
 
 DEFAULT_PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
@@ -77,3 +84,22 @@ def cli_run(dagster_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
         return runner.invoke(cli, list(args), catch_exceptions=False)
 
     return invoke
+
+
+@pytest.fixture(autouse=True)
+def _moved_clock(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Move the clock to BACKFILL_TEST_TODAY for date_sensitive tests (see the module docstring)."""
+    when = os.environ.get(TEST_TODAY_ENV)
+    if not when or request.node.get_closest_marker("date_sensitive") is None:
+        yield
+        return
+    import datetime as dt
+
+    import time_machine
+
+    try:
+        instant = dt.datetime.fromisoformat(when).replace(tzinfo=dt.UTC)
+    except ValueError:
+        raise pytest.UsageError(f"{TEST_TODAY_ENV}={when!r} is not an ISO date or date-time (UTC)") from None
+    with time_machine.travel(instant, tick=True):
+        yield

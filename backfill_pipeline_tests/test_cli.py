@@ -7,7 +7,6 @@ import dagster as dg
 import pytest
 
 
-
 @pytest.fixture
 def run(cli_run):
     return cli_run
@@ -78,8 +77,9 @@ def test_console_script_and_dagster_cli_materialize_a_partition_range(dagster_ho
         env=env, capture_output=True, text=True, check=False,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    from backfill_pipeline.warehouse.store import Warehouse
     import datetime as dt
+
+    from backfill_pipeline.warehouse.store import Warehouse
 
     wh = Warehouse(env["BACKFILL_WAREHOUSE_URL"])
     counts = wh.bar_counts("us_equities", "1m", dt.date(2024, 3, 6), dt.date(2024, 3, 8))

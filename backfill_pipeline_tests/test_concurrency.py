@@ -21,7 +21,7 @@ WEEKLY_TICK = dt.datetime(2024, 3, 9, 2, tzinfo=dt.UTC)  # "0 2 * * 6": Monday..
 
 def _run(kind: str, url: str) -> tuple[str, bool, str]:
     """One writer: the schedule's run request executed as its job, or a manual ranged materialisation."""
-    from backfill_pipeline.automation.config import AutomationConfig
+    from backfill_pipeline.automation_settings import AutomationConfig
     from backfill_pipeline.definitions import build_definitions
     from backfill_pipeline.settings import Settings
     from backfill_pipeline_tests.helpers import materialize

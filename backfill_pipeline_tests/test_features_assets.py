@@ -154,7 +154,7 @@ def test_first_intraday_bars_of_a_partition_read_the_previous_session(instance, 
 
 
 def test_graph_declares_the_lookback_and_the_corporate_actions_dependency(instance):
-    from dagster._core.definitions.partitions.context import partition_loading_context
+    from backfill_pipeline.dagster_private import partition_loading_context
 
     graph = build_definitions(Settings()).get_repository_def().asset_graph
     key = features_key("us_equities", "1d")

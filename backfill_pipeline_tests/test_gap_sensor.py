@@ -9,7 +9,7 @@ import pytest
 
 from backfill_pipeline.automation.attempts import MAX_ENTRIES, Attempts
 from backfill_pipeline.automation.build import build_automation
-from backfill_pipeline.automation.config import AutomationConfig
+from backfill_pipeline.automation_settings import AutomationConfig
 from backfill_pipeline.bench.sensor_tick import fetch_row, grid_bars
 from backfill_pipeline.markets import MARKETS, sessions_in_range
 from backfill_pipeline.names import RATE_LIMITED_TAG

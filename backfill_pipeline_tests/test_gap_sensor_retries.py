@@ -7,8 +7,8 @@ import dagster as dg
 import pandas as pd
 
 from backfill_pipeline.assets.ohlcv import build_ohlcv_assets
-from backfill_pipeline.automation.config import AutomationConfig
 from backfill_pipeline.automation.retries import fetch_retry_policy, finalization_delay
+from backfill_pipeline.automation_settings import AutomationConfig
 from backfill_pipeline.markets import MARKETS, Market
 from backfill_pipeline.resources.vendors import DemoVendorResource
 from backfill_pipeline.resources.warehouse import WarehouseResource

@@ -103,9 +103,9 @@ def test_the_complete_check_fails_for_thin_partitions_over_the_tolerance(instanc
 
 
 def test_weekly_partitions_read_the_daily_partitions_of_their_week():
+    from backfill_pipeline.dagster_private import partition_loading_context
     from backfill_pipeline.definitions import build_definitions
     from backfill_pipeline.settings import Settings
-    from dagster._core.definitions.partitions.context import partition_loading_context
 
     graph = build_definitions(Settings()).get_repository_def().asset_graph
     with dg.instance_for_test() as inst, partition_loading_context(dynamic_partitions_store=inst):
@@ -126,10 +126,17 @@ def test_fetch_log_counts_requests(gappy):
     assert n == 6
 
 
+@pytest.mark.date_sensitive
 def test_report_asset_shows_the_completeness_matrix(instance, warehouse_url):
+    from backfill_pipeline.calendar_grid import expected_counts
     from backfill_pipeline.markets import last_closed_sessions
 
-    last_two = last_closed_sessions(EQ, 2)
+    last_twenty = last_closed_sessions(EQ, 20)
+    last_two = last_twenty[-2:]
+    # The share of the last 20 sessions' 1m bars that the last two hold: 10.0 in a plain
+    # month, more when an early close (210 bars) falls among the other 18.
+    never = pd.Timestamp.max.tz_localize("UTC")
+    share = 100 * expected_counts(EQ, "1m", last_two, never).sum() / expected_counts(EQ, "1m", last_twenty, never).sum()
     start, end = (f"{d:%Y-%m-%d}|AAPL" for d in last_two)
     assert materialize(instance, warehouse_url, "us_equities", ["1m", "1d"], start=start, end=end).success
     result = materialize(instance, warehouse_url, "us_equities", [], extra=[dg.AssetKey(["reports", "completeness"])])
@@ -137,5 +144,8 @@ def test_report_asset_shows_the_completeness_matrix(instance, warehouse_url):
     table = meta["completeness_matrix"].value
     assert table.splitlines()[0] == "| market | symbol | 1m | 5m | 15m | 30m | 1h | 4h | 1d | 1w |"
     aapl = next(line for line in table.splitlines() if "| AAPL |" in line)
-    assert aapl.startswith("| us_equities | AAPL | 10.0 | 0.0 |")  # 2 of the last 20 sessions of 1m
+    cells = [c.strip() for c in aapl.strip("|").split("|")]
+    assert cells[:2] == ["us_equities", "AAPL"]
+    assert float(cells[2]) == pytest.approx(share, abs=0.06)  # 1m: the last 2 of the last 20 sessions
+    assert float(cells[3]) == 0.0  # 5m was not materialised
     assert meta["sessions"].value == 20

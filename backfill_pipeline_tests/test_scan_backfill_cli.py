@@ -11,7 +11,6 @@ import dagster as dg
 import pytest
 
 
-
 @pytest.fixture
 def run(cli_run):
     return cli_run

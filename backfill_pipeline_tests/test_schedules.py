@@ -6,7 +6,7 @@ import dagster as dg
 import pytest
 
 from backfill_pipeline.automation.build import build_automation
-from backfill_pipeline.automation.config import AutomationConfig
+from backfill_pipeline.automation_settings import AutomationConfig
 from backfill_pipeline.settings import Settings, SettingsError
 
 

@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 
 from backfill_pipeline.automation.build import build_automation
-from backfill_pipeline.automation.config import AutomationConfig
 from backfill_pipeline.automation.universe import UniverseFileError, load
+from backfill_pipeline.automation_settings import AutomationConfig
 from backfill_pipeline.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent

@@ -19,12 +19,12 @@ from backfill_pipeline.automation.retries import fetch_retry_policy
 from backfill_pipeline.gaps import scan
 from backfill_pipeline.ingest import SymbolOutcome, derive_and_store, fetch_and_store
 from backfill_pipeline.markets import Market, get_calendar, last_closed_sessions
-from backfill_pipeline.resample import week_labels
-from backfill_pipeline.warehouse.store import Warehouse
 from backfill_pipeline.names import OHLCV_GROUP, RATE_LIMITED_TAG, ohlcv_key, vendor_pool
 from backfill_pipeline.partitions import effective_grain, ohlcv_partitions, sessions_by_symbol, source_mapping
+from backfill_pipeline.resample import week_labels
 from backfill_pipeline.settings import Settings
 from backfill_pipeline.timeframes import derivation_sources
+from backfill_pipeline.warehouse.store import Warehouse
 
 
 def _describe(market: Market, timeframe: str, source: str | None, vendor: str) -> str:

@@ -27,8 +27,8 @@ import sqlalchemy as sa
 from backfill_pipeline.automation.in_flight import Coverage
 from backfill_pipeline.automation.jobs import JobGroup
 from backfill_pipeline.gaps import FILLABLE, UNFINALIZED, VENDOR_ERROR, scan
-from backfill_pipeline.local_runs import date_key
 from backfill_pipeline.markets import Market, get_calendar, schedule_bounds
+from backfill_pipeline.partitions import date_key
 from backfill_pipeline.resample import week_labels
 from backfill_pipeline.warehouse.schema import fetch_log
 from backfill_pipeline.warehouse.store import Warehouse

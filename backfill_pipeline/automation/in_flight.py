@@ -73,7 +73,7 @@ class Coverage:
                 if r.first_date <= date_key <= r.last_date and r.first_pos <= pos <= r.last_pos:
                     return True
         if self.backfills:
-            from dagster._core.definitions.events import AssetKeyPartitionKey
+            from backfill_pipeline.dagster_private import AssetKeyPartitionKey
 
             wanted = AssetKeyPartitionKey(dg.AssetKey(["ohlcv", market, timeframe]), f"{date_key}|{symbol}")
             return any(wanted in subset for subset in self.backfills)  # type: ignore[operator]
@@ -110,12 +110,9 @@ def in_flight(
              if RETRY_RUN_TAG not in r.tags]
     for run in runs:
         coverage.add_run(run, assets)
-    from dagster._core.execution.backfill import BulkActionStatus  # not re-exported by `dagster`
+    from backfill_pipeline.dagster_private import requested_backfill_targets
 
-    for backfill in instance.get_backfills(status=BulkActionStatus.REQUESTED, limit=100):
-        data = backfill.asset_backfill_data
-        if data is not None:
-            coverage.backfills.append(data.target_subset)
+    coverage.backfills.extend(requested_backfill_targets(instance))
     return coverage
 
 

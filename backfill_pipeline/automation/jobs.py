@@ -11,10 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import dagster as dg
-from dagster._core.definitions.unresolved_asset_job_definition import (
-    UnresolvedAssetJobDefinition as AssetJob,  # what define_asset_job returns; `dagster` does not export it
-)
 
+from backfill_pipeline.dagster_private import AssetJob
 from backfill_pipeline.markets import Market
 from backfill_pipeline.names import ohlcv_job_name, ohlcv_key, ohlcv_weekly_job_name
 from backfill_pipeline.partitions import effective_grain

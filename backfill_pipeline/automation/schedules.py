@@ -23,18 +23,18 @@ import pandas as pd
 from backfill_pipeline.automation.jobs import AssetJob, JobGroup, job_groups
 from backfill_pipeline.automation.requests import date_runs, ranged_request, symbol_blocks
 from backfill_pipeline.automation.retries import finalization_delay
-from backfill_pipeline.local_runs import date_key
 from backfill_pipeline.markets import Market, schedule_bounds
 from backfill_pipeline.names import daily_schedule_name
+from backfill_pipeline.partitions import date_key
 from backfill_pipeline.settings import Settings
 
 ORIGIN = "schedule"
 
 
 def previous_tick(cron: str, tick: dt.datetime) -> dt.datetime:
-    from dagster._utils.schedules import reverse_cron_string_iterator  # Dagster's own cron arithmetic
+    from backfill_pipeline.dagster_private import cron_ticks_before
 
-    return next(reverse_cron_string_iterator(tick.timestamp() - 1, cron, "UTC"))
+    return next(cron_ticks_before(cron, tick.timestamp() - 1))
 
 
 def sessions_final_between(

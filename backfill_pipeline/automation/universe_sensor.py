@@ -24,9 +24,9 @@ import pandas as pd
 from backfill_pipeline.automation.jobs import AssetJob, JobGroup, job_groups
 from backfill_pipeline.automation.requests import ranged_request, symbol_blocks
 from backfill_pipeline.automation.universe import UniverseEntry, load
-from backfill_pipeline.local_runs import date_key
 from backfill_pipeline.markets import Market, last_closed_sessions, sessions_in_range
 from backfill_pipeline.names import UNIVERSE_SENSOR
+from backfill_pipeline.partitions import date_key
 from backfill_pipeline.settings import Settings
 
 ORIGIN = "universe_sync"

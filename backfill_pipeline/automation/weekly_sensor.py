@@ -17,9 +17,8 @@ import pandas as pd
 
 from backfill_pipeline.automation.jobs import AssetJob, JobGroup, all_job_groups
 from backfill_pipeline.automation.requests import grouped_requests
-from backfill_pipeline.local_runs import date_key
 from backfill_pipeline.names import WEEKLY_SENSOR, ohlcv_key
-from backfill_pipeline.partitions import split_key
+from backfill_pipeline.partitions import date_key, split_key
 from backfill_pipeline.settings import Settings
 
 ORIGIN = "weekly_rollup"

@@ -23,9 +23,9 @@ import queue
 import tempfile
 import time
 from collections.abc import Iterator
-from typing import Any
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import numpy as np
@@ -42,7 +42,7 @@ PRODUCTION_DAGSTER_ENV = {"DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS": "1"
 
 
 def _serve(ready: multiprocessing.Queue, stop: multiprocessing.Event) -> None:  # type: ignore[type-arg]
-    from backfill_pipeline.vendors.fake_polygon import FakePolygon
+    from backfill_pipeline.testing.fake_polygon import FakePolygon
 
     with FakePolygon() as server:
         ready.put(server.url)
@@ -67,7 +67,7 @@ def bench_instance(kind: str, pg_admin_url: str) -> Iterator[dg.DagsterInstance]
 
 
 def _bench_definitions(url: str, server_url: str, sessions: pd.DatetimeIndex, grain: str):  # -> (Definitions, Settings)
-    from backfill_pipeline.automation.config import AutomationConfig
+    from backfill_pipeline.automation_settings import AutomationConfig
     from backfill_pipeline.definitions import build_definitions
     from backfill_pipeline.resources.http_vendors import PolygonResource
     from backfill_pipeline.resources.warehouse import WarehouseResource

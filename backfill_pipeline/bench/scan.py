@@ -29,7 +29,6 @@ from backfill_pipeline.vendors.demo import DemoClient
 from backfill_pipeline.warehouse.store import Warehouse
 
 
-
 def build(url: str, symbols: list[str], sessions: pd.DatetimeIndex) -> tuple[int, float]:
     """Load the bars (every 17th session of every 7th symbol left out); returns rows, seconds."""
     market = get_market("us_equities")

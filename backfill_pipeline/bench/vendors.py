@@ -26,8 +26,8 @@ from typing import Any
 import pandas as pd
 
 from ..markets import get_calendar, get_market, sessions_in_range
+from ..testing.fake_polygon import FakePolygon, ServerStats
 from ..vendors.client import ClientOptions
-from ..vendors.fake_polygon import FakePolygon, ServerStats
 from ..vendors.limits import Rate, VendorLimits
 from ..vendors.polygon import PolygonClient
 from ..vendors.ratelimit import RateLimiter

@@ -1,8 +1,7 @@
 """The interface every vendor client implements, real or offline.
 
-Clients are plain Python (no Dagster imports). They return bars as a typed frame:
-columns BAR_COLUMNS, `ts` a tz-aware UTC datetime64 column holding the bar's start
-(for 1d bars: the session date at 00:00 UTC), sorted ascending and unique.
+Clients are plain Python (no Dagster imports). They return bars as the typed frame of
+`backfill_pipeline.bars` (BAR_COLUMNS, UTC `ts`, sorted and unique).
 """
 
 from __future__ import annotations
@@ -10,32 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
-import numpy as np
 import pandas as pd
-
-BAR_COLUMNS: tuple[str, ...] = ("ts", "open", "high", "low", "close", "volume", "vwap", "trades")
-
-
-def empty_bars() -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            "ts": pd.Series([], dtype="datetime64[ns, UTC]"),
-            **{c: pd.Series([], dtype="float64") for c in ("open", "high", "low", "close", "volume", "vwap")},
-            "trades": pd.Series([], dtype="Int64"),
-        }
-    )
-
-
-def normalize_bars(frame: pd.DataFrame) -> pd.DataFrame:
-    """Coerce a client's frame to the BAR_COLUMNS schema (missing vwap/trades become NA)."""
-    out = pd.DataFrame({"ts": pd.to_datetime(frame["ts"], utc=True).astype("datetime64[ns, UTC]")})
-    for col in ("open", "high", "low", "close", "volume"):
-        out[col] = frame[col].astype("float64").to_numpy()
-    out["vwap"] = frame["vwap"].astype("float64").to_numpy() if "vwap" in frame else np.nan
-    out["trades"] = (
-        pd.array(frame["trades"], dtype="Int64") if "trades" in frame else pd.array([pd.NA] * len(frame), dtype="Int64")
-    )
-    return out.sort_values("ts", kind="stable").reset_index(drop=True)
 
 
 @dataclass

@@ -18,8 +18,8 @@ import time
 import httpx
 import pandas as pd
 
+from ..bars import empty_bars, normalize_bars
 from ..markets import Market, get_market
-from .base import empty_bars, normalize_bars
 from .client import ClientOptions, HttpClientBase
 from .http import Reply
 from .results import VendorFetchResult

@@ -18,10 +18,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from backfill_pipeline.bars import empty_bars, normalize_bars
 from backfill_pipeline.markets import Market, schedule_bounds, with_hours
 from backfill_pipeline.resample import resample_bars
 from backfill_pipeline.timeframes import TIMEFRAMES
-from backfill_pipeline.vendors.base import FetchResult, VendorError, empty_bars, normalize_bars
+from backfill_pipeline.vendors.base import FetchResult, VendorError
 from backfill_pipeline.vendors.demo_paths import (
     MINUTE_NORMALS,
     MinuteBars,

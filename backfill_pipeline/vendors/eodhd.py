@@ -18,8 +18,8 @@ from collections.abc import Sequence
 import httpx
 import pandas as pd
 
+from ..bars import empty_bars, normalize_bars
 from ..markets import Market, get_market
-from .base import empty_bars, normalize_bars
 from .client import ClientOptions, HttpClientBase
 from .eodhd_reference import EodhdReferenceMixin
 from .results import VendorFetchResult

@@ -18,14 +18,14 @@ from collections.abc import Sequence
 
 import pandas as pd
 
+from ..bars import empty_bars, normalize_bars
 from ..markets import EXTENDED_SESSION_MINUTES, Market, get_market
-from .base import empty_bars, normalize_bars
 from .client import ClientOptions, HttpClientBase
 from .polygon_reference import PolygonReferenceMixin
+from .polygon_wire import aggs_frame, decode_aggs_page
 from .results import VendorFetchResult
 from .symbols import polygon_ticker
 from .trace import FetchTrace
-from .polygon_wire import aggs_frame, decode_aggs_page
 from .windows import clip_and_dedupe, day_chunks, describe_window, keep_session_hours, to_label, to_utc
 
 DEFAULT_BASE_URL = "https://api.polygon.io"

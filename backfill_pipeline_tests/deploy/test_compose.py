@@ -139,8 +139,7 @@ def test_workspace_points_at_the_code_server(compose: dict[str, Any]) -> None:
 
 
 def test_production_instance_config() -> None:
-    import dagster as dg  # noqa: F401  (the config schema lives with the instance)
-    from dagster._core.instance.config import dagster_instance_config
+    from backfill_pipeline.dagster_private import dagster_instance_config
 
     config, _ = dagster_instance_config(str(DOCKER), "dagster.yaml")
     assert config["telemetry"] == {"enabled": False}

@@ -17,10 +17,10 @@ import sqlalchemy as sa
 from pytest_httpserver import HTTPServer
 
 from backfill_pipeline.vendors.client import ClientOptions
-from backfill_pipeline.vendors.trace import RequestRecord
 from backfill_pipeline.vendors.limits import Rate, VendorLimits
 from backfill_pipeline.vendors.ratelimit import RateLimiter
 from backfill_pipeline.vendors.retry import RetryPolicy
+from backfill_pipeline.vendors.trace import RequestRecord
 
 DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 FAST_RETRY = RetryPolicy(max_attempts=4, backoff_base_s=0.01, backoff_cap_s=0.05, retry_after_floor_s=0.05)

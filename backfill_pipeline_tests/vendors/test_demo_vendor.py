@@ -8,9 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from backfill_pipeline.bars import empty_bars
 from backfill_pipeline.markets import get_market
 from backfill_pipeline.resample import resample_bars
-from backfill_pipeline.vendors.base import VendorError, empty_bars
+from backfill_pipeline.vendors.base import VendorError
 from backfill_pipeline.vendors.demo import DemoClient, DemoConfig
 from backfill_pipeline.vendors.demo_paths import ar1
 

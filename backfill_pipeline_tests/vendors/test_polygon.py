@@ -12,9 +12,9 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
+from backfill_pipeline.bars import BAR_COLUMNS
 from backfill_pipeline.markets import get_market
-from backfill_pipeline.vendors.base import BAR_COLUMNS
-from backfill_pipeline.vendors.fake_polygon import FakePolygon
+from backfill_pipeline.testing.fake_polygon import FakePolygon
 from backfill_pipeline.vendors.polygon import PolygonClient
 from backfill_pipeline.vendors.windows import day_chunks, session_mask
 

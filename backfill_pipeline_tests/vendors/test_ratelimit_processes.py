@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from backfill_pipeline.bench.vendors import WorkerJob, run_processes
-from backfill_pipeline.vendors.fake_polygon import FakePolygon
+from backfill_pipeline.testing.fake_polygon import FakePolygon
 
 KEYS = ("mp-key-1", "mp-key-2")
 PER_KEY, WINDOW = 10, 2.0  # 20 requests per 2 s over the two keys

@@ -19,9 +19,9 @@ from werkzeug import Request, Response
 from backfill_pipeline.vendors.base import VendorError
 from backfill_pipeline.vendors.eodhd import EodhdClient
 from backfill_pipeline.vendors.fred import FredClient
-from backfill_pipeline.vendors.trace import RequestRecord
 from backfill_pipeline.vendors.polygon import PolygonClient
 from backfill_pipeline.vendors.redact import Redactor, install_log_redaction, redact_url
+from backfill_pipeline.vendors.trace import RequestRecord
 
 from .conftest import options
 

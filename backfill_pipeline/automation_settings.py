@@ -111,7 +111,9 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
 
 
 def _check_cron(cron: str) -> None:
-    from dagster._utils.schedules import is_valid_cron_string  # deferred: keeps this module Dagster-free at import
+    from backfill_pipeline.dagster_private import (
+        is_valid_cron_string,  # deferred: keeps this module Dagster-free at import
+    )
 
     fields_ = cron.split()
     if len(fields_) != 5 or not all(_CRON_FIELD.match(f) for f in fields_) or not is_valid_cron_string(cron):
