@@ -30,6 +30,7 @@ CORPORATE_ACTIONS_GROUP = "corporate_actions"
 CHECK_FEATURES_FINITE = "features_finite"
 CHECK_LOOKBACK = "lookback_available"
 CHECK_MACRO_REQUIRED = "required_fields"
+CHECK_MACRO_POINT_IN_TIME = "point_in_time"
 CHECK_ACTIONS_VALID = "actions_valid"
 MACRO_OBSERVATIONS_KEY = dg.AssetKey(["macro", "fred_observations"])
 MACRO_DAILY_KEY = dg.AssetKey(["macro", "daily"])

@@ -18,7 +18,7 @@ from backfill_pipeline.corporate_actions.adjust import ADJUST_MODES, adjust_bars
 from backfill_pipeline.corporate_actions.store import has_corporate_actions, load_events
 from backfill_pipeline.features.store import read_features as _read_features
 from backfill_pipeline.macro.series import MacroConfig
-from backfill_pipeline.macro.store import read_daily
+from backfill_pipeline.macro.views import macro_view, wide
 from backfill_pipeline.markets import MARKETS, get_market
 from backfill_pipeline.settings import warehouse_url
 from backfill_pipeline.timeframes import get_timeframe
@@ -138,28 +138,35 @@ def read_features(
         wh.dispose()
 
 
-def read_macro(start: DateLike, end: DateLike, *, url: str | None = None, long: bool = False) -> pd.DataFrame:
+def read_macro(start: DateLike, end: DateLike, *, url: str | None = None, long: bool = False, view: str = "pit",
+               as_of: DateLike | None = None, series: list[str] | None = None) -> pd.DataFrame:
     """The daily macro table for sessions start..end.
 
-    Wide (default): one row per session, for each field its value and `<field>_date` (the
-    date of the observation it comes from). long=True: the stored rows with status and age.
+    view="pit" (default): for each session the latest observation known at its close, at
+    the value published by then (no look-ahead; what `macro/daily` stores). view="latest":
+    today's revised values dated by observation (FRED's default; has look-ahead). as_of:
+    "what did we know on DATE": nothing released after it is used. series: FRED ids or
+    field names to keep (default: every configured field).
+    Wide (default): one row per session, for each field its value, `<field>_date` (the
+    observation's date) and `<field>_released` (the day that value was published).
+    long=True: one row per session and field with release date, age and status.
     """
     first, last = parse_range(start, end)
+    try:
+        cutoff = None if as_of is None else parse_range(as_of, as_of)[0]
+    except ReadError:
+        raise ReadError(f"as_of {as_of!r} is not a date (YYYY-MM-DD)") from None
+    try:
+        config = MacroConfig.from_env(os.environ)
+    except ValueError as exc:
+        raise ReadError(str(exc)) from None
     wh = _open(url)
     try:
-        table = read_daily(wh, first, last)
+        table = macro_view(wh, config, first, last, view=view, as_of=cutoff, series=series)
+    except ValueError as exc:
+        raise ReadError(str(exc)) from None
     finally:
         wh.dispose()
     if long:
         return table
-    try:  # configured order (required first); fields no longer configured follow by name
-        configured = [f.field for f in MacroConfig.from_env(os.environ).fields()]
-    except ValueError:
-        configured = []
-    present = set(table["field"])
-    fields = [f for f in configured if f in present] + sorted(present - set(configured))
-    values = table.pivot(index="date", columns="field", values="value").reindex(columns=fields)
-    dates = table.pivot(index="date", columns="field", values="observation_date").reindex(columns=fields)
-    wide = pd.concat([values, dates.add_suffix("_date")], axis=1)
-    ordered = [c for f in fields for c in (f, f"{f}_date")]
-    return wide.loc[:, ordered].rename_axis(columns=None).reset_index()
+    return wide(table, [f.field for f in config.fields()])

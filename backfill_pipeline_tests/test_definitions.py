@@ -23,7 +23,8 @@ def test_definitions_load_with_exact_assets_checks_schedules_and_sensors():
     expected_checks = {(a, c) for a in expected_assets
                        for c in ("ohlc_valid", "unique_timestamps", "inside_session", "complete", "fresh")}
     expected_checks |= {(a, c) for a in feature_assets for c in ("features_finite", "lookback_available")}
-    expected_checks |= {("corporate_actions/us_equities", "actions_valid"), ("macro/daily", "required_fields")}
+    expected_checks |= {("corporate_actions/us_equities", "actions_valid"), ("macro/daily", "required_fields"),
+                        ("macro/daily", "point_in_time")}
     assert {(k.asset_key.to_user_string(), k.name) for k in graph.asset_check_keys} == expected_checks
     repo = loaded.get_repository_def()
     assert {s.name for s in repo.schedule_defs} == {"us_equities_daily_schedule", "crypto_daily_schedule"}

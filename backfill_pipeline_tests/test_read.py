@@ -12,8 +12,8 @@ from click.testing import CliRunner
 from backfill_pipeline.cli.main import cli
 from backfill_pipeline.macro.asof import daily_table
 from backfill_pipeline.macro.series import MacroConfig
-from backfill_pipeline.macro.store import replace_daily
 from backfill_pipeline.read import ReadError, read_bars, read_macro
+from backfill_pipeline.warehouse.macro import replace_pit_daily, replace_vintages
 from backfill_pipeline.warehouse.store import Warehouse
 from backfill_pipeline_tests.test_corporate_actions import _daily_bars
 
@@ -28,9 +28,17 @@ def url(tmp_path, monkeypatch) -> str:
     sessions = [dt.date.fromisoformat(d) for d in DAYS]
     wh.replace_bars("us_equities", "1d", "AAPL", sessions, _daily_bars([100, 101, 102], DAYS))
     wh.replace_bars("crypto", "1d", "BTC-USD", sessions, _daily_bars([60000, 61000, 62000], DAYS))
-    obs = pd.DataFrame({"series_id": "DGS10", "date": pd.to_datetime(DAYS[:2]), "value": [4.1, 4.2]})
+    # DGS10 of a day is published the next day; 03-05's value is first 4.2, revised to 4.25 on 03-07
+    vintages = pd.DataFrame({
+        "series_id": "DGS10", "date": pd.to_datetime(["2024-03-01", "2024-03-04", "2024-03-05", "2024-03-05"]),
+        "value": [4.0, 4.1, 4.2, 4.25], "realtime_start": pd.to_datetime(["2024-03-04", "2024-03-05", "2024-03-06",
+                                                                           "2024-03-07"]),
+        "realtime_end": pd.to_datetime([None, None, "2024-03-06", None]),
+    })
+    replace_vintages(wh, "DGS10", dt.date(2024, 3, 1), dt.date(2024, 3, 6), vintages, "demo",
+                     dt.datetime(2024, 3, 8, tzinfo=dt.UTC))
     config = MacroConfig(required=("DGS10",), optional=())
-    replace_daily(wh, sessions, daily_table(obs, config, pd.DatetimeIndex(pd.to_datetime(DAYS))))
+    replace_pit_daily(wh, sessions, daily_table(vintages, config, pd.DatetimeIndex(pd.to_datetime(DAYS))))
     wh.dispose()
     return url
 
@@ -53,17 +61,26 @@ def test_bars_as_csv_and_json(url):
     assert all(r["price_factor"] == 1.0 for r in rows)  # crypto has no corporate actions
 
 
-def test_macro_wide_and_long(url):
+def test_macro_wide_and_long(url, monkeypatch):
     out = invoke("macro", "--start", "2024-03-04", "--end", "2024-03-06")
     assert out.exit_code == 0, out.output
     frame = pd.read_csv(io.StringIO(out.output))
-    assert frame.columns.tolist() == ["date", "ust_10y", "ust_10y_date"]
-    assert frame["ust_10y"].tolist() == [4.1, 4.2, 4.2] and frame["ust_10y_date"].tolist()[-1] == "2024-03-05"
+    assert frame.columns.tolist() == ["date", "ust_10y", "ust_10y_date", "ust_10y_released"]
+    # point in time: each session sees the previous day's yield, at its first release
+    assert frame["ust_10y"].tolist() == [4.0, 4.1, 4.2] and frame["ust_10y_date"].tolist()[-1] == "2024-03-05"
+    assert frame["ust_10y_released"].tolist() == ["2024-03-04", "2024-03-05", "2024-03-06"]
     rows = json.loads(invoke("macro", "--start", "2024-03-06", "--end", "2024-03-06", "--long", "--format", "json").output)
     assert rows == [{"date": "2024-03-06", "field": "ust_10y", "series_id": "DGS10", "value": 4.2,
-                     "observation_date": "2024-03-05", "age_days": 1, "required": True, "status": "ok"}]
-    wide = read_macro(dt.date(2024, 3, 4), "2024-03-06", url=url)
-    np.testing.assert_allclose(wide["ust_10y"], [4.1, 4.2, 4.2])
+                     "observation_date": "2024-03-05", "release_date": "2024-03-06", "age_days": 1,
+                     "required": True, "status": "ok"}]
+    monkeypatch.setenv("BACKFILL_MACRO_REQUIRED", "DGS10")
+    monkeypatch.setenv("BACKFILL_MACRO_OPTIONAL", "")
+    latest = read_macro(dt.date(2024, 3, 4), "2024-03-06", url=url, view="latest")
+    np.testing.assert_allclose(latest["ust_10y"], [4.1, 4.25, 4.25])  # dated by observation, revised: look-ahead
+    assert latest["ust_10y_released"].iloc[1] == pd.Timestamp("2024-03-07")
+    out = invoke("macro", "--start", "2024-03-05", "--end", "2024-03-06", "--view", "latest", "--as-of", "2024-03-06",
+                 "--series", "dgs10")
+    assert pd.read_csv(io.StringIO(out.output))["ust_10y"].tolist() == [4.2, 4.2]  # before the revision
 
 
 @pytest.mark.parametrize(
@@ -82,6 +99,9 @@ def test_macro_wide_and_long(url):
         (("bars", "AAPL", "--end", "2024-03-05"), "Missing option '--start'"),
         (("macro", "--start", "yesterday", "--end", "2024-03-05"), "'yesterday' is not a date"),
         (("macro", "--start", "2024-03-06", "--end", "2024-03-05"), "is after end"),
+        (("macro", "--start", "2024-03-04", "--end", "2024-03-05", "--view", "final"), "'final' is not one of"),
+        (("macro", "--start", "2024-03-04", "--end", "2024-03-05", "--as-of", "soon"), "'soon' is not a date"),
+        (("macro", "--start", "2024-03-04", "--end", "2024-03-05", "--series", "GDPC1"), "unknown macro series GDPC1"),
     ],
 )
 def test_bad_input_is_named(url, args, message):

@@ -7,7 +7,8 @@ import click
 from backfill_pipeline.cli.backfill import backfill_cmd
 from backfill_pipeline.cli.bench import bench_cmd
 from backfill_pipeline.cli.demo import demo_cmd
-from backfill_pipeline.cli.read import bars_cmd, macro_cmd
+from backfill_pipeline.cli.macro import macro_cmd
+from backfill_pipeline.cli.read import bars_cmd
 from backfill_pipeline.cli.report import report_cmd
 from backfill_pipeline.cli.scan import scan_cmd
 from backfill_pipeline.cli.status import history_cmd, status_cmd

@@ -1,4 +1,4 @@
-"""`backfill-pipeline bars` and `backfill-pipeline macro`: warehouse data to stdout as CSV or JSON."""
+"""`backfill-pipeline bars`: warehouse data to stdout as CSV or JSON (and the output helpers `macro` shares)."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ import pandas as pd
 from backfill_pipeline.cli.params import date_option, market_option, symbols_arg
 from backfill_pipeline.timeframes import TIMEFRAME_NAMES, UnknownTimeframeError, get_timeframe
 
-_FORMAT = click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True,
+FORMAT_OPTION = click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True,
                        help="csv: a header and one line per row; json: one object per row (records).")
 
 
-def _dates(start: str, end: str) -> tuple[str, str]:
+def parse_dates(start: str, end: str) -> tuple[str, str]:
     first, last = date_option(start, "--start"), date_option(end, "--end")
     assert first is not None and last is not None
     if first > last:
@@ -20,7 +20,7 @@ def _dates(start: str, end: str) -> tuple[str, str]:
     return first.isoformat(), last.isoformat()
 
 
-def _emit(frame: pd.DataFrame, fmt: str) -> None:
+def emit(frame: pd.DataFrame, fmt: str) -> None:
     out = frame.copy()
     for col in out.columns:
         if isinstance(out[col].dtype, pd.DatetimeTZDtype):
@@ -41,7 +41,7 @@ def _emit(frame: pd.DataFrame, fmt: str) -> None:
 @click.option("--market", default=None, help="Market of the symbol; default: the one market that stores it.")
 @click.option("--adjusted", is_flag=True, help="Adjust prices for splits and dividends (volumes for splits).")
 @click.option("--splits-only", is_flag=True, help="With --adjusted: adjust for splits only.")
-@_FORMAT
+@FORMAT_OPTION
 def bars_cmd(symbol: str, timeframe: str, start: str, end: str, market: str | None, adjusted: bool,
              splits_only: bool, fmt: str) -> None:
     """Print the stored bars of SYMBOL for sessions START..END, raw or adjusted."""
@@ -55,7 +55,7 @@ def bars_cmd(symbol: str, timeframe: str, start: str, end: str, market: str | No
     mkt = market_option(market).name if market else None
     if splits_only and not adjusted:
         raise click.BadParameter("--splits-only needs --adjusted", param_hint="--splits-only")
-    first, last = _dates(start, end)
+    first, last = parse_dates(start, end)
     mode = ("splits" if splits_only else "all") if adjusted else "raw"
     try:
         frame = read_bars(sym, timeframe, first, last, market=mkt, adjust=mode)
@@ -63,21 +63,4 @@ def bars_cmd(symbol: str, timeframe: str, start: str, end: str, market: str | No
         raise click.ClickException(str(exc)) from None
     for line in frame.attrs.get("skipped_dividends", []):
         click.echo(f"warning: not adjusted for {line}", err=True)
-    _emit(frame, fmt)
-
-
-@click.command("macro")
-@click.option("--start", required=True, help="First session (YYYY-MM-DD).")
-@click.option("--end", required=True, help="Last session (YYYY-MM-DD), inclusive.")
-@click.option("--long", "long_", is_flag=True, help="One row per session and field, with status and age.")
-@_FORMAT
-def macro_cmd(start: str, end: str, long_: bool, fmt: str) -> None:
-    """Print the daily macro table for sessions START..END (each value with its observation date)."""
-    from backfill_pipeline.read import ReadError, read_macro
-
-    first, last = _dates(start, end)
-    try:
-        frame = read_macro(first, last, long=long_)
-    except ReadError as exc:
-        raise click.ClickException(str(exc)) from None
-    _emit(frame, fmt)
+    emit(frame, fmt)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 FREQUENCIES: tuple[str, ...] = ("daily", "weekly", "monthly", "quarterly")
 MACRO_VENDORS: tuple[str, ...] = ("demo", "fred")
-DEFAULT_STALENESS: tuple[tuple[str, int], ...] = (("daily", 5), ("weekly", 12), ("monthly", 100), ("quarterly", 200))
+DEFAULT_STALENESS: tuple[tuple[str, int], ...] = (("daily", 5), ("weekly", 12), ("monthly", 100), ("quarterly", 230))
 # a year-over-year value needs the observation a year before the oldest one shown
 YOY_EXTRA_DAYS = 370
 

@@ -4,6 +4,12 @@ One request returns up to 100000 observations (a 25-year daily series is one req
 longer series page with `offset`. A value of "." is FRED's "no observation on this date":
 it stays a row with value NaN, so "missing at the source" is told apart from "not fetched".
 
+Every request asks for all vintages (ALFRED): realtime_start=1776-07-04 and
+realtime_end=9999-12-31, so each row is one value of one observation with the real-time
+period in which it was the published value; a revised observation has several rows. This
+costs no extra request: the vintages come in the same pages (100,000 rows each, by
+`offset`). Without these parameters FRED answers with today's vintage only.
+
 FRED refuses a bad key with HTTP 400 (not 401) and an error_message naming api_key; that
 is an AuthError like a 401 elsewhere.
 """
@@ -15,7 +21,6 @@ import re
 from collections.abc import Sequence
 
 import httpx
-import numpy as np
 import pandas as pd
 
 from .client import ClientOptions, HttpClientBase
@@ -24,7 +29,11 @@ from .trace import FetchTrace
 
 DEFAULT_BASE_URL = "https://api.stlouisfed.org"
 MAX_PAGE_LIMIT = 100_000
-SERIES_COLUMNS: tuple[str, ...] = ("date", "value", "realtime_start")
+SERIES_COLUMNS: tuple[str, ...] = ("date", "value", "realtime_start", "realtime_end")
+# FRED's bounds of all real time: ask for every vintage of every observation
+EARLIEST_REALTIME = "1776-07-04"
+LATEST_REALTIME = "9999-12-31"
+_ROW_FIELDS = ("date", "value", "realtime_start", "realtime_end")
 _SERIES_ID_RE = re.compile(r"^[A-Za-z0-9_.]{1,64}$")
 _MAX_PAGES = 1_000
 
@@ -56,7 +65,8 @@ class FredClient(HttpClientBase):
         self.page_limit = page_limit
 
     def fetch_series(self, series_id: str, start: dt.date, end: dt.date) -> SeriesResult:
-        """Observations with start <= date <= end (both inclusive, as FRED's parameters are)."""
+        """Every vintage of the observations with start <= date <= end (both inclusive, as
+        FRED's parameters are), sorted by date then realtime_start."""
         if not _SERIES_ID_RE.match(series_id):
             raise ValueError(f"invalid FRED series id {series_id!r}")
         window = f"[{start.isoformat()}, {end.isoformat()}]"
@@ -65,6 +75,8 @@ class FredClient(HttpClientBase):
             "series_id": series_id,
             "observation_start": start.isoformat(),
             "observation_end": end.isoformat(),
+            "realtime_start": EARLIEST_REALTIME,
+            "realtime_end": LATEST_REALTIME,
             "file_type": "json",
             "sort_order": "asc",
             "limit": self.page_limit,
@@ -98,31 +110,29 @@ class FredClient(HttpClientBase):
         if count > offset and not page:
             # The series has more rows than we hold, yet the page is empty: a broken page.
             raise self._page_error(series_id, window, f"empty page at offset {offset} of {count} observations")
-        if any(not isinstance(o, dict) or "date" not in o or "value" not in o for o in page):
-            raise self._page_error(series_id, window, "observations lack date/value fields")
+        if any(not isinstance(o, dict) or any(k not in o for k in _ROW_FIELDS) for o in page):
+            raise self._page_error(series_id, window, "observations lack date/value/realtime_start/realtime_end fields")
         return page, count
+
+
+def _day_column(raw: pd.Series) -> pd.Series:
+    """YYYY-MM-DD strings -> datetime64[ns]; FRED's open end 9999-12-31 -> NaT (beyond pandas' range)."""
+    text = raw.astype("string")
+    return pd.to_datetime(text.where(text != LATEST_REALTIME, None), format="%Y-%m-%d").astype("datetime64[ns]")
 
 
 def _frame(observations: list[dict[str, object]]) -> pd.DataFrame:
     if not observations:
-        return pd.DataFrame(
-            {
-                "date": pd.Series([], dtype="datetime64[ns]"),
-                "value": pd.Series([], dtype="float64"),
-                "realtime_start": pd.Series([], dtype="datetime64[ns]"),
-            }
-        )
+        return pd.DataFrame({c: pd.Series([], dtype="float64" if c == "value" else "datetime64[ns]")
+                             for c in SERIES_COLUMNS})
     raw = pd.DataFrame.from_records(observations)
     values = raw["value"].astype("string")
     frame = pd.DataFrame(
         {
             "date": pd.to_datetime(raw["date"], format="%Y-%m-%d").astype("datetime64[ns]"),
             "value": pd.to_numeric(values.where(values != ".", None), errors="coerce").astype("float64"),
-            "realtime_start": (
-                pd.to_datetime(raw["realtime_start"], format="%Y-%m-%d").astype("datetime64[ns]")
-                if "realtime_start" in raw
-                else pd.Series(np.datetime64("NaT"), index=raw.index, dtype="datetime64[ns]")
-            ),
+            "realtime_start": pd.to_datetime(raw["realtime_start"], format="%Y-%m-%d").astype("datetime64[ns]"),
+            "realtime_end": _day_column(raw["realtime_end"]),
         }
     )
-    return frame
+    return frame.sort_values(["date", "realtime_start"], kind="stable").reset_index(drop=True)

@@ -37,5 +37,5 @@ class FrameResult:
 
 @dataclass
 class SeriesResult(FrameResult):
-    """FRED observations: columns date (datetime64 naive), value (float64, NaN = missing),
-    realtime_start (datetime64 naive)."""
+    """FRED observations, every vintage: columns date (datetime64 naive), value (float64,
+    NaN = missing), realtime_start and realtime_end (datetime64 naive; NaT = still in force)."""

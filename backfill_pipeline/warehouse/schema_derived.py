@@ -1,4 +1,4 @@
-"""Tables derived from bars or fetched beside them: features, macro indicators, corporate actions.
+"""Tables derived from bars or fetched beside them: features and corporate actions (macro: macro_tables.py).
 
 They live on the same `metadata` as `bars`, so `Warehouse` creates them with the rest.
 Conventions follow `bars`: `ts` is epoch seconds (UTC bar start), `session` the exchange
@@ -30,33 +30,6 @@ features = sa.Table(
     sa.Index("ix_features_session", "market", "timeframe", "symbol", "session"),
 )
 FEATURE_INSERT_COLUMNS: tuple[str, ...] = ("market", "symbol", "timeframe", "ts", "session", *FEATURE_COLUMNS)
-
-# Raw observations as the source returned them; value NULL is FRED's "." (no observation).
-macro_observations = sa.Table(
-    "macro_observations",
-    metadata,
-    sa.Column("series_id", sa.String(64), primary_key=True),
-    sa.Column("date", sa.Date, primary_key=True),
-    sa.Column("value", sa.Float),
-    sa.Column("realtime_start", sa.Date),
-    sa.Column("vendor", sa.String(16), nullable=False),
-    sa.Column("fetched_at", sa.DateTime(timezone=True), nullable=False),
-)
-
-# The daily macro table, one row per (XNYS session, field): stored long so the series list
-# stays configuration without schema migrations; read.read_macro pivots it wide.
-macro_daily = sa.Table(
-    "macro_daily",
-    metadata,
-    sa.Column("date", sa.Date, primary_key=True),
-    sa.Column("field", sa.String(64), primary_key=True),
-    sa.Column("series_id", sa.String(64), nullable=False),
-    sa.Column("value", sa.Float),  # NULL when missing or staler than allowed
-    sa.Column("observation_date", sa.Date),  # date of the observation the value comes from
-    sa.Column("age_days", sa.Integer),
-    sa.Column("required", sa.Boolean, nullable=False),
-    sa.Column("status", sa.String(8), nullable=False),  # ok | stale | missing
-)
 
 # Splits by ex-date: bars before ex_date are divided by ratio (= split_to / split_from).
 splits = sa.Table(

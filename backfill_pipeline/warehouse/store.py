@@ -19,7 +19,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from backfill_pipeline.warehouse import schema_derived  # noqa: F401  (registers its tables on metadata)
+from backfill_pipeline.warehouse import macro_tables, schema_derived  # noqa: F401  (register their tables on metadata)
 from backfill_pipeline.warehouse.bulk import bar_rows, insert_rows
 from backfill_pipeline.warehouse.schema import bar_sessions, bars, fetch_log, metadata, vendor_requests
 from backfill_pipeline.warehouse.sqlite import configure_connection
