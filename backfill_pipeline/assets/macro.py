@@ -157,7 +157,9 @@ def _daily_asset(config: MacroConfig, partitions: dg.PartitionsDefinition) -> dg
         table = daily_table(vintages, config, sessions, view="pit")
         written = replace_pit_daily(warehouse, [s.date() for s in sessions], table)
         stored = read_pit_daily(warehouse, sessions[0].date(), sessions[-1].date())
+        rank = {f.field: i for i, f in enumerate(config.fields())}  # report fields in configured order
         stored = stored[stored["date"].isin(sessions)]
+        stored = stored.assign(_rank=stored["field"].map(rank)).sort_values(["date", "_rank"], kind="stable")
         incomplete, lines = incomplete_records(stored, _LIST)
         ahead, ahead_lines = lookahead_records(stored, _LIST)
         status = stored.groupby(["field", "status"]).size()

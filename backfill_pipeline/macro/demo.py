@@ -6,11 +6,12 @@ and vintages (each value with the real-time period in which it was the published
   NYSE holidays except Good Friday, plus Columbus Day and Veterans Day (bond market shut,
   stocks open), an approximation of the SIFMA calendar. A daily value is published the
   next weekday and never revised.
-- CPIAUCSL is monthly, dated the first of the month and first released on a weekday
-  between the 10th and the 15th of the next month (as BLS does); about a third of the
+- CPIAUCSL is monthly, dated the first of the month and first released on a business day
+  (an XNYS session) from the 10th of the next month on (as BLS does); about a third of the
   months are revised at the next month's release (by 0.05-0.2%).
 - A191RL1Q225SBEA is quarterly, dated the quarter's first day: the advance estimate comes
-  26-29 days after the quarter ends, the second 4 weeks later, the third 8 weeks later;
+  26-29 days after the quarter ends, the second 4 weeks later, the third 8 weeks later
+  (each moved to the next business day);
   the third is the value FRED shows today. An estimate equal to the previous one starts no
   new vintage (FRED merges unchanged real-time periods).
 - Levels are linked as in the data: 2y follows fed funds, 10y the 2y plus a term premium,
@@ -138,6 +139,22 @@ def _next_weekday(days: pd.DatetimeIndex) -> pd.DatetimeIndex:
     return days + pd.to_timedelta(shift, unit="D")
 
 
+def _next_business_day(days: pd.DatetimeIndex) -> pd.DatetimeIndex:
+    """Each day, or the next XNYS session after it (statistical agencies publish on business
+    days; inside the calendar's window NYSE holidays stand in for federal ones)."""
+    weekdays = _next_weekday(days)
+    lo, hi = pd.Timestamp(CALENDAR_START), pd.Timestamp(calendar_end())
+    inside = (weekdays >= lo) & (weekdays <= hi)
+    if not inside.any():
+        return weekdays
+    sessions = get_calendar(MARKETS["us_equities"].calendar_name).sessions
+    sessions = pd.DatetimeIndex(sessions.tz_localize(None) if sessions.tz is not None else sessions)
+    nxt = sessions[np.minimum(sessions.searchsorted(weekdays[inside]), len(sessions) - 1)]
+    out = weekdays.to_numpy(dtype="datetime64[ns]").copy()
+    out[inside] = nxt.to_numpy(dtype="datetime64[ns]")
+    return pd.DatetimeIndex(out)
+
+
 def _single_vintages(dates: pd.DatetimeIndex, values: np.ndarray, released: pd.DatetimeIndex) -> pd.DataFrame:
     return pd.DataFrame({
         "date": dates.to_numpy(dtype="datetime64[ns]"), "value": values,
@@ -167,7 +184,7 @@ def _monthly_vintages(values: pd.Series, rng: np.random.Generator) -> pd.DataFra
     months = pd.DatetimeIndex(values.index)
     offsets = rng.integers(9, 14, size=len(months) + 1)  # first release on the 10th..14th, then a weekday
     nexts = months.append(pd.DatetimeIndex([months[-1] + pd.DateOffset(months=1)])) + pd.DateOffset(months=1)
-    releases = _next_weekday(nexts + pd.to_timedelta(offsets, unit="D"))
+    releases = _next_business_day(nexts + pd.to_timedelta(offsets, unit="D"))
     revised = rng.random(len(months)) < 1 / 3
     sizes = rng.uniform(0.0005, 0.002, len(months)) * rng.choice([-1.0, 1.0], len(months))
     estimates = []
@@ -182,9 +199,9 @@ def _monthly_vintages(values: pd.Series, rng: np.random.Generator) -> pd.DataFra
 def _quarterly_vintages(values: pd.Series, rng: np.random.Generator) -> pd.DataFrame:
     quarters = pd.DatetimeIndex(values.index)
     ends = quarters + pd.DateOffset(months=3) - pd.Timedelta(days=1)
-    advance = _next_weekday(ends + pd.to_timedelta(rng.integers(26, 30, size=len(quarters)), unit="D"))
-    second = _next_weekday(advance + pd.Timedelta(days=28))
-    third = _next_weekday(advance + pd.Timedelta(days=56))
+    advance = _next_business_day(ends + pd.to_timedelta(rng.integers(26, 30, size=len(quarters)), unit="D"))
+    second = _next_business_day(advance + pd.Timedelta(days=28))
+    third = _next_business_day(advance + pd.Timedelta(days=56))
     first_error = np.round(rng.normal(0.0, 0.5, len(quarters)), 1)
     second_error = np.round(rng.normal(0.0, 0.25, len(quarters)), 1)
     estimates = [

@@ -11,6 +11,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
+from backfill_pipeline.testing.fake_fred import FakeFred as FakeVintages
 from backfill_pipeline.vendors.base import AuthError, VendorError
 from backfill_pipeline.vendors.fred import FredClient
 
@@ -77,7 +78,7 @@ def test_a_25_year_daily_series_is_one_request(server: HTTPServer, fake: FakeFre
     )
     assert result.requests == 1
     assert len(result.frame) == len(pd.date_range("1999-01-01", "2023-12-31"))
-    assert list(result.frame.columns) == ["date", "value", "realtime_start"]
+    assert list(result.frame.columns) == ["date", "value", "realtime_start", "realtime_end"]
     assert str(result.frame["date"].dtype) == "datetime64[ns]" and str(result.frame["value"].dtype) == "float64"
 
 
@@ -91,6 +92,7 @@ def test_offset_pagination_and_missing_values(server: HTTPServer, fake: FakeFred
     assert np.isnan(result.frame["value"].iloc[0]) and result.frame["value"].iloc[1] == 0.01  # "." kept as NaN
     assert result.frame["value"].isna().sum() == math_ceil_div(len(expected), 10)
     assert result.frame["realtime_start"].iloc[0] == pd.Timestamp("2024-06-01")
+    assert result.frame["realtime_end"].iloc[0] == pd.Timestamp("2024-06-01")
 
 
 def math_ceil_div(a: int, b: int) -> int:
@@ -116,3 +118,49 @@ def test_a_refused_key_is_an_auth_error(server: HTTPServer, fake: FakeFred) -> N
         )
     with pytest.raises(ValueError):
         client.fetch_series("DGS10; DROP", dt.date(2020, 1, 1), dt.date(2020, 1, 31))
+
+
+# CPIAUCSL as ALFRED serves it with realtime_start=1776-07-04&realtime_end=9999-12-31: each
+# row is a value with the real-time period in which it was the published one.
+CPI_VINTAGES = [
+    {"realtime_start": "2024-03-12", "realtime_end": "9999-12-31", "date": "2024-02-01", "value": "310.326"},
+    {"realtime_start": "2024-04-10", "realtime_end": "2024-04-23", "date": "2024-03-01", "value": "312.230"},
+    {"realtime_start": "2024-04-24", "realtime_end": "9999-12-31", "date": "2024-03-01", "value": "312.332"},
+    {"realtime_start": "2024-05-15", "realtime_end": "2024-05-20", "date": "2024-04-01", "value": "."},
+    {"realtime_start": "2024-05-21", "realtime_end": "9999-12-31", "date": "2024-04-01", "value": "313.207"},
+]
+
+
+def test_every_vintage_is_fetched_and_decoded(server: HTTPServer) -> None:
+    fake = FakeVintages({"CPIAUCSL": CPI_VINTAGES}, api_key=KEY, today=dt.date(2024, 6, 30))
+    server.expect_request(PATH).respond_with_handler(fake.handle)
+    client = FredClient([KEY], base_url=server.url_for(""), options=options(), page_limit=2)
+    result = client.fetch_series("CPIAUCSL", dt.date(2024, 1, 1), dt.date(2024, 6, 30))
+    assert fake.requests["CPIAUCSL"] == 3 and result.requests == 3  # 5 rows at 2 a page: one request plus paging
+    assert [o for _, o in fake.offsets] == [0, 2, 4]
+    frame = result.frame
+    assert frame["date"].dt.strftime("%Y-%m-%d").tolist() == [r["date"] for r in CPI_VINTAGES]
+    assert frame["realtime_start"].dt.strftime("%Y-%m-%d").tolist() == [r["realtime_start"] for r in CPI_VINTAGES]
+    ends = [None if pd.isna(e) else f"{e:%Y-%m-%d}" for e in frame["realtime_end"]]
+    assert ends == [None, "2024-04-23", None, "2024-05-20", None]  # 9999-12-31: still in force
+    np.testing.assert_array_equal(frame["value"], [310.326, 312.230, 312.332, np.nan, 313.207])
+
+
+def test_without_realtime_parameters_fred_serves_only_todays_vintage(server: HTTPServer) -> None:
+    """The fake's default real-time window is today, as FRED's: the client must ask for all."""
+    fake = FakeVintages({"CPIAUCSL": CPI_VINTAGES}, api_key=KEY, today=dt.date(2024, 6, 30))
+    server.expect_request(PATH).respond_with_handler(fake.handle)
+    import httpx
+
+    body = httpx.get(server.url_for(PATH), params={"series_id": "CPIAUCSL", "api_key": KEY}).json()
+    assert [(o["date"], o["value"]) for o in body["observations"]] == [
+        ("2024-02-01", "310.326"), ("2024-03-01", "312.332"), ("2024-04-01", "313.207")]
+    assert {o["realtime_start"] for o in body["observations"]} == {"2024-06-30"}
+
+
+def test_a_row_without_its_real_time_period_is_an_error(server: HTTPServer) -> None:
+    body = {"count": 1, "offset": 0, "limit": 100000, "observations": [{"date": "2024-03-01", "value": "312.2"}]}
+    server.expect_request(PATH).respond_with_json(body)
+    client = FredClient([KEY], base_url=server.url_for(""), options=options())
+    with pytest.raises(VendorError, match="lack date/value/realtime_start/realtime_end"):
+        client.fetch_series("CPIAUCSL", dt.date(2024, 1, 1), dt.date(2024, 6, 30))
