@@ -1,1 +1,1 @@
-"""Macro indicators: series configuration, sources (demo, FRED), as-of daily table (no Dagster)."""
+"""Macro indicators: series configuration, sources with vintages (demo, FRED), point-in-time and latest daily views (no Dagster)."""

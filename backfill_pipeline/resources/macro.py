@@ -20,7 +20,8 @@ from backfill_pipeline.vendors.keys import parse_key_list
 
 
 class DemoMacroResource(dg.ConfigurableResource):
-    """Offline FRED look-alike: deterministic series with FRED's holes ("." on holidays)."""
+    """Offline FRED/ALFRED look-alike: deterministic series with FRED's holes ("." on holidays), published
+    after realistic lags and some revised later (vintages)."""
 
     seed: int = 0
 
