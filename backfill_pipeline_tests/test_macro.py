@@ -22,7 +22,7 @@ from backfill_pipeline.macro.vintages import point_in_time, year_over_year_vinta
 from backfill_pipeline.markets import MARKETS, sessions_in_range
 from backfill_pipeline.names import MACRO_DAILY_KEY, MACRO_OBSERVATIONS_KEY
 from backfill_pipeline.read import read_macro
-from backfill_pipeline.resources.macro import FredMacroResource
+from backfill_pipeline.resources.macro import DemoMacroResource, FredMacroResource
 from backfill_pipeline.resources.warehouse import WarehouseResource
 from backfill_pipeline.settings import Settings, SettingsError
 from backfill_pipeline.testing.fake_fred import FakeFred, rows_from_frame
@@ -207,13 +207,14 @@ def test_holidays_staleness_and_incomplete_records():
     assert incomplete_records(table) == (1, ["2024-10-15: ust_10y stale (last 2024-10-11)"])
 
 
-def _brute_force(v: pd.DataFrame, s: pd.Timestamp, cutoff: pd.Timestamp) -> tuple | None:
-    known = v[(v["realtime_start"] <= cutoff) & (v["realtime_end"].isna() | (v["realtime_end"] >= cutoff))
-              & v["value"].notna() & (v["date"] <= s)]
-    if known.empty:
+def _brute_force(rows: list[tuple], s: pd.Timestamp, cutoff: pd.Timestamp) -> tuple | None:
+    """The newest observation (then the newest vintage) whose value is in force at the cutoff."""
+    known = [(d, rs, v) for d, v, rs, re in rows
+             if rs <= cutoff and (pd.isna(re) or re >= cutoff) and not np.isnan(v) and d <= s]
+    if not known:
         return None
-    best = known.sort_values(["date", "realtime_start"]).iloc[-1]
-    return best["date"], best["value"], best["realtime_start"]
+    d, rs, v = max(known, key=lambda k: (k[0], k[1]))
+    return d, v, rs
 
 
 def test_point_in_time_never_sees_a_release_after_its_session_randomized():
@@ -241,9 +242,10 @@ def test_point_in_time_never_sees_a_release_after_its_session_randomized():
         days_ = pd.DatetimeIndex(sorted({base + pd.Timedelta(days=rng.randint(0, 500)) for _ in range(40)}))
         as_of = None if rng.random() < 0.5 else (base + pd.Timedelta(days=rng.randint(0, 500))).date()
         pit = point_in_time(v, days_, as_of)
+        listed = list(zip(v["date"], v["value"], v["realtime_start"], v["realtime_end"], strict=True))
         for row in pit.itertuples():
             cutoff = row.date if as_of is None else min(row.date, D(as_of))
-            expected = _brute_force(v, row.date, cutoff)
+            expected = _brute_force(listed, row.date, cutoff)
             if expected is None:
                 assert pd.isna(row.observation_date) and pd.isna(row.release_date)
                 continue
@@ -270,7 +272,8 @@ def test_macro_assets_ranged_run_rerun_and_checks(warehouse_url, monkeypatch):
     monkeypatch.setenv("BACKFILL_WAREHOUSE_URL", warehouse_url)
     with dg.instance_for_test() as instance:
         keys = [MACRO_OBSERVATIONS_KEY, MACRO_DAILY_KEY]
-        result = run(instance, warehouse_url, keys, start="2024-10-01", end="2024-10-31")
+        demo = DemoMacroResource(today=TODAY.isoformat())  # what was released by then, whatever today is
+        result = run(instance, warehouse_url, keys, start="2024-10-01", end="2024-10-31", macro=demo)
         assert result.success
         mats = result.get_asset_materialization_events()
         assert len(mats) == 2 * 23  # 23 XNYS sessions in October 2024, both assets
@@ -284,7 +287,7 @@ def test_macro_assets_ranged_run_rerun_and_checks(warehouse_url, monkeypatch):
         assert pit_check.metadata["rows_checked"].value == 23 * 10
         first = (table_rows(warehouse_url, macro_vintages), table_rows(warehouse_url, macro_daily_pit))
         assert len(first[1]) == 23 * 10
-        assert run(instance, warehouse_url, keys, start="2024-10-01", end="2024-10-31").success
+        assert run(instance, warehouse_url, keys, start="2024-10-01", end="2024-10-31", macro=demo).success
         strip = lambda rows: [r[:-1] for r in rows]  # fetched_at
         assert strip(table_rows(warehouse_url, macro_vintages)) == strip(first[0])
         assert table_rows(warehouse_url, macro_daily_pit) == first[1]
@@ -295,7 +298,7 @@ def test_macro_assets_ranged_run_rerun_and_checks(warehouse_url, monkeypatch):
         assert wide.loc[D("2024-10-15"), "ust_10y_date"] == D("2024-10-11")
         assert wide.loc[D("2024-10-15"), "ust_10y_released"] == D("2024-10-14")
         assert wide.loc[D("2024-10-15"), "vix_date"] == D("2024-10-14")  # stocks were open
-        cpi = DemoMacroSource().fetch_series("CPIAUCSL", dt.date(2024, 8, 1), dt.date(2024, 9, 1)).frame
+        cpi = DemoMacroSource(now=lambda: TODAY).fetch_series("CPIAUCSL", dt.date(2024, 8, 1), dt.date(2024, 9, 1)).frame
         september = cpi.loc[cpi["date"] == D("2024-09-01"), "realtime_start"].min()
         for day in wide.index:
             assert wide.loc[day, "cpi_date"] == (D("2024-09-01") if september <= day else D("2024-08-01"))
@@ -408,7 +411,6 @@ def test_fred_vintages_as_of_a_release(httpserver, warehouse_url, monkeypatch):
 
 def test_the_fred_vendor_is_one_setting():
     from backfill_pipeline.definitions import build_definitions
-    from backfill_pipeline.resources.macro import DemoMacroResource
 
     fred = build_definitions(Settings.from_env({"BACKFILL_MACRO_VENDOR": "fred"}))
     assert isinstance(fred.resources["macro"], FredMacroResource)  # keys from FRED_API_KEYS at run time

@@ -6,6 +6,7 @@ macro assets never name a vendor.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import ClassVar
 
 import dagster as dg
@@ -24,9 +25,14 @@ class DemoMacroResource(dg.ConfigurableResource):
     after realistic lags and some revised later (vintages)."""
 
     seed: int = 0
+    today: str | None = Field(default=None, description="YYYY-MM-DD to stand for today (what is released by then); "
+                              "default: the real today.")
 
     def source(self) -> MacroSource:
-        return DemoMacroSource(self.seed)
+        if self.today is None:
+            return DemoMacroSource(self.seed)
+        fixed = dt.date.fromisoformat(self.today)
+        return DemoMacroSource(self.seed, now=lambda: fixed)
 
 
 class FredMacroResource(HttpVendorResource):
