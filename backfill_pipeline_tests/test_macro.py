@@ -26,7 +26,7 @@ from backfill_pipeline.resources.macro import DemoMacroResource, FredMacroResour
 from backfill_pipeline.resources.warehouse import WarehouseResource
 from backfill_pipeline.settings import Settings, SettingsError
 from backfill_pipeline.testing.fake_fred import FakeFred, rows_from_frame
-from backfill_pipeline.warehouse.macro import replace_pit_daily
+from backfill_pipeline.warehouse.macro import read_vintages, replace_pit_daily, replace_vintages
 from backfill_pipeline.warehouse.macro_tables import macro_daily_pit, macro_vintages
 from backfill_pipeline.warehouse.store import Warehouse
 from backfill_pipeline_tests.helpers import table_rows
@@ -329,6 +329,25 @@ def test_the_warehouse_refuses_a_value_released_after_its_session(warehouse_url)
         with pytest.raises(sa.exc.IntegrityError, match="ck_macro_daily_pit_no_lookahead|CHECK constraint"):
             replace_pit_daily(wh, [dt.date(2024, 4, 9)], ahead)
         assert table_rows(warehouse_url, macro_daily_pit) == []
+    finally:
+        wh.dispose()
+
+
+def test_a_fetch_replaces_exactly_its_window_of_observations(warehouse_url):
+    wh = Warehouse(warehouse_url)
+    at = dt.datetime(2024, 6, 30, tzinfo=dt.UTC)
+    try:
+        assert replace_vintages(wh, "CPIAUCSL", dt.date(2024, 1, 1), dt.date(2024, 6, 30), CPI_FRAME, "fred", at) == 5
+        # a later fetch of March alone brings a second revision: March's rows are replaced, the rest untouched
+        march = vintages([("2024-03-01", 312.230, "2024-04-10", "2024-04-23"),
+                          ("2024-03-01", 312.332, "2024-04-24", "2025-02-11"),
+                          ("2024-03-01", 312.107, "2025-02-12", None)])
+        assert replace_vintages(wh, "CPIAUCSL", dt.date(2024, 3, 1), dt.date(2024, 3, 31), march, "fred", at) == 3
+        back = read_vintages(wh, ["CPIAUCSL"], dt.date(2024, 1, 1), dt.date(2024, 12, 31))
+        expected = pd.concat([CPI_FRAME[CPI_FRAME["date"] != D("2024-03-01")], march]).sort_values(
+            ["date", "realtime_start"]).reset_index(drop=True)
+        pd.testing.assert_frame_equal(back.drop(columns="series_id"), expected)
+        assert (back["series_id"] == "CPIAUCSL").all()
     finally:
         wh.dispose()
 

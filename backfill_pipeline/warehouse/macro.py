@@ -62,8 +62,8 @@ def replace_vintages(
 
 
 def read_vintages(warehouse: Warehouse, series_ids: Sequence[str], start: dt.date, end: dt.date) -> pd.DataFrame:
-    """series_id, date, realtime_start, realtime_end (NaT = in force), value: every stored
-    vintage of the given series' observations dated start..end."""
+    """series_id, date, value, realtime_start, realtime_end (NaT = in force): every stored
+    vintage of the given series' observations dated start..end, by (series, date, realtime_start)."""
     t = macro_vintages
     query = (
         sa.select(*(t.c[c] for c in VINTAGE_COLUMNS))
@@ -77,7 +77,7 @@ def read_vintages(warehouse: Warehouse, series_ids: Sequence[str], start: dt.dat
         frame[col] = _timestamps(list(frame[col]))
     frame["value"] = frame["value"].astype("float64")
     frame["series_id"] = frame["series_id"].astype("object")
-    return frame
+    return frame.loc[:, ["series_id", "date", "value", "realtime_start", "realtime_end"]]  # the sources' order
 
 
 def replace_pit_daily(warehouse: Warehouse, sessions: Sequence[dt.date], table: pd.DataFrame) -> int:
