@@ -31,6 +31,9 @@ class AutomationConfig:
     gap_max_attempts: int = 3  # BACKFILL_GAP_MAX_ATTEMPTS per partition and gap class
     gap_retry_minutes: int = 60  # BACKFILL_GAP_RETRY_MINUTES: run_key bucket; one attempt per bucket
     rate_limit_cooldown_minutes: int = 30  # BACKFILL_RATE_LIMIT_COOLDOWN_MINUTES
+    # BACKFILL_GAP_STALE_RUN_MINUTES: a started run of another node with no event for this
+    # long no longer counts as in flight (0: always trust it); see automation/run_liveness.py
+    stale_run_minutes: int = 30
     universe_file: Path = Path("universe.yaml")  # BACKFILL_UNIVERSE_FILE (relative: to the working dir)
     # BACKFILL_NEW_SYMBOL_DEPTH_<TF>_DAYS: history fetched for a symbol the universe adds.
     new_symbol_depth_days: Mapping[str, int] = field(default_factory=lambda: DEFAULT_DEPTH_DAYS)
@@ -75,6 +78,7 @@ class AutomationConfig:
             gap_max_attempts=_int(env, "BACKFILL_GAP_MAX_ATTEMPTS", 3, minimum=1),
             gap_retry_minutes=_int(env, "BACKFILL_GAP_RETRY_MINUTES", 60, minimum=1),
             rate_limit_cooldown_minutes=_int(env, "BACKFILL_RATE_LIMIT_COOLDOWN_MINUTES", 30),
+            stale_run_minutes=_int(env, "BACKFILL_GAP_STALE_RUN_MINUTES", 30),
             universe_file=Path(universe) if universe else Path("universe.yaml"),
             new_symbol_depth_days=MappingProxyType(depths),
             fetch_retries=_int(env, "BACKFILL_FETCH_RETRIES", 3),

@@ -6,6 +6,9 @@ import dagster as dg
 
 OHLCV_GROUP = "ohlcv"
 RATE_LIMITED_TAG = "backfill_pipeline/rate_limited"  # on runs whose fetches hit the rate-limit bound
+# The node (host / pid namespace, local_process.node_id) a run executes on: its worker pid is
+# judged only there (automation/run_liveness.py).
+RUN_NODE_TAG = "backfill_pipeline/run_node"
 CHECK_OHLC_VALID = "ohlc_valid"
 CHECK_UNIQUE = "unique_timestamps"
 CHECK_INSIDE_SESSION = "inside_session"

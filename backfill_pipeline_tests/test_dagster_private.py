@@ -40,3 +40,14 @@ def test_asset_backfill_round_trip():
         assert len(targets) == 1
         assert dp.AssetKeyPartitionKey(dg.AssetKey("thing"), "a") in targets[0]
         assert dp.AssetKeyPartitionKey(dg.AssetKey("thing"), "b") not in targets[0]
+
+
+def test_a_run_worker_pid_reported_as_dagster_does_is_read_back():
+    from backfill_pipeline.automation.run_liveness import worker_pid
+
+    with dg.instance_for_test() as instance:
+        run = instance.add_run(dg.DagsterRun(job_name="j", status=dg.DagsterRunStatus.STARTED))
+        assert worker_pid(instance, run.run_id) is None
+        instance.report_engine_event("Started process for run (pid: 4321).", run, dp.EngineEventData.in_process(4321))
+        pid, reported_at = worker_pid(instance, run.run_id)
+        assert pid == 4321 and reported_at > 0

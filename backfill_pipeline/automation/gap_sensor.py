@@ -3,7 +3,9 @@
 Each tick: scan the window's sessions of every registered symbol (gaps.scan: one summary
 query and one fetch-log query per timeframe), keep the gaps that are due (gap_finder),
 leave out partitions that unfinished runs or requested backfills cover, and request the
-rest as ranged runs grouped by timeframes, date run and contiguous symbol block.
+rest as ranged runs grouped by timeframes, date run and contiguous symbol block. A started
+run whose process is gone is not in flight (run_liveness.py), so a killed run's partitions
+are requested again in the next retry bucket.
 
 Retries: a partition is requested at most once per retry bucket (BACKFILL_GAP_RETRY_MINUTES;
 the bucket is part of the run_key, so a re-evaluation inside the bucket launches nothing)
@@ -45,6 +47,7 @@ class GapTick:
     checked: int = 0  # (symbol, timeframe, session) rows scanned
     deferred: Counter[str] = field(default_factory=Counter)
     capped: list[str] = field(default_factory=list)  # "<market> <job> <date>|<symbol>: <classes> (n attempts)"
+    dead_runs: dict[str, str] = field(default_factory=dict)  # unfinished runs whose process is gone -> why
 
     def summary(self, window_hours: int) -> str:
         text = (f"{self.partitions} partitions requested in {len(self.requests)} runs; "
@@ -55,6 +58,9 @@ class GapTick:
             more = len(self.capped) - _LISTED
             shown = "; ".join(self.capped[:_LISTED]) + (f"; ... (+{more})" if more > 0 else "")
             text += f"; {len(self.capped)} at the attempt cap, not requested: {shown}"
+        if self.dead_runs:
+            text += "; not in flight any more: " + "; ".join(f"run {run_id[:8]} ({why})"
+                                                              for run_id, why in sorted(self.dead_runs.items()))
         return text
 
 
@@ -74,8 +80,9 @@ def evaluate(
     bucket_start = dt.datetime.fromtimestamp(bucket * bucket_seconds, dt.UTC)
     markets = settings.markets()
     orders = {m.name: list(instance.get_dynamic_partitions(m.symbols_partitions_name)) for m in markets}
-    running = in_flight(instance, orders, groups)
+    running = in_flight(instance, orders, groups, stale_after_s=cfg.stale_run_minutes * 60)
     cooldown = pd.Timedelta(minutes=cfg.rate_limit_cooldown_minutes)
+    tick.dead_runs = dict(running.dead)
     rate_limited = recently_rate_limited(instance, orders, groups, RATE_LIMITED_TAG, (now - cooldown).to_pydatetime())
     oldest = None
     for market in markets:
@@ -145,7 +152,7 @@ def build_gap_sensor(
             context.log.warning("the cursor was not a gap-sensor cursor; attempt counts start from zero")
         tick = evaluate(context.instance, warehouse.get(), settings, now_fn(), attempts, groups)
         summary = tick.summary(cfg.gap_window_hours)
-        if tick.capped:
+        if tick.capped or tick.dead_runs:
             context.log.warning(summary)
         else:
             context.log.info(summary)

@@ -5,6 +5,7 @@ the product of a date range and a symbol range in registration order) or one key
 (`dagster/partition`), and its assets by its asset selection (or its job). Asset
 backfills that are still requested count too: the daemon launches their runs over time,
 and a sensor that requested the same partitions meanwhile would fetch them twice.
+A started run whose process is gone does not count (run_liveness.py).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import dagster as dg
 
 from backfill_pipeline.automation.jobs import JobGroup
 from backfill_pipeline.automation.requests import RANGE_END_TAG, RANGE_START_TAG
+from backfill_pipeline.automation.run_liveness import ALIVE, DEAD, judge, mark_dead
 
 PARTITION_TAG = "dagster/partition"
 BACKFILL_TAG = "dagster/backfill"
@@ -46,6 +48,8 @@ class Coverage:
     orders: Mapping[str, Sequence[str]]  # market -> registered symbols
     rects: dict[tuple[str, str], list[_Rect]] = field(default_factory=lambda: defaultdict(list))
     backfills: list[object] = field(default_factory=list)  # AssetGraphSubset of requested backfills
+    # runs left out because their process is gone: run id -> why (DEAD ones were marked failed)
+    dead: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._positions = {m: {s: i for i, s in enumerate(order)} for m, order in self.orders.items()}
@@ -99,12 +103,26 @@ def job_assets(groups: Iterable[JobGroup]) -> dict[str, list[dg.AssetKey]]:
 
 def in_flight(
     instance: dg.DagsterInstance, orders: Mapping[str, Sequence[str]], groups: Iterable[JobGroup],
+    now: dt.datetime | None = None, stale_after_s: float = 0.0,
 ) -> Coverage:
-    """Partitions of unfinished runs (and of failed runs about to be retried by the
-    instance), and of asset backfills still requested."""
+    """Partitions of unfinished runs whose process still lives (run_liveness.judge at `now`,
+    the wall clock by default: run records carry wall-clock stamps, whatever the sensor's
+    evaluation time),
+    of failed runs about to be retried by the instance, and of asset backfills still
+    requested. A run proven dead (its worker pid on this node is gone) is marked failed."""
     coverage = Coverage(orders)
     assets = job_assets(groups)
-    runs = list(instance.get_runs(filters=dg.RunsFilter(statuses=list(NOT_FINISHED))))
+    now = now or dt.datetime.now(dt.UTC)
+    runs: list[dg.DagsterRun] = []
+    for record in instance.get_run_records(filters=dg.RunsFilter(statuses=list(NOT_FINISHED))):
+        liveness = judge(instance, record, now, stale_after_s)
+        if liveness.verdict == ALIVE:
+            runs.append(record.dagster_run)
+            continue
+        run_id = record.dagster_run.run_id
+        if liveness.verdict == DEAD and not mark_dead(instance, run_id, liveness.reason):
+            continue  # it finished while we looked (a retried failure is picked up below)
+        coverage.dead[run_id] = liveness.reason
     runs += [r for r in instance.get_runs(filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.FAILURE],
                                                                  tags={WILL_RETRY_TAG: "true"}), limit=500)
              if RETRY_RUN_TAG not in r.tags]

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import os
+
 import dagster as dg
 from pydantic import PrivateAttr
 
+from backfill_pipeline.automation.run_liveness import worker_pid
+from backfill_pipeline.local_process import node_id
+from backfill_pipeline.names import RUN_NODE_TAG
 from backfill_pipeline.settings import warehouse_url
 from backfill_pipeline.warehouse.store import Warehouse
 
@@ -24,6 +29,7 @@ class WarehouseResource(dg.ConfigurableResource):
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         self._warehouse = Warehouse(self.resolved_url())
+        _tag_run_node(context)
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
         if self._warehouse is not None:
@@ -34,3 +40,15 @@ class WarehouseResource(dg.ConfigurableResource):
         if self._warehouse is None:  # used outside a run (sensors, CLI)
             self._warehouse = Warehouse(self.resolved_url())
         return self._warehouse
+
+
+def _tag_run_node(context: dg.InitResourceContext) -> None:
+    """Record the node the run's worker runs on (RUN_NODE_TAG), once per run, when this
+    process is the run worker or its child: then the worker's pid means something here,
+    and the gap sensor may check it from a process of the same node (run_liveness.py)."""
+    run, instance = context.dagster_run, context.instance
+    if run is None or instance is None or RUN_NODE_TAG in run.tags:
+        return
+    worker = worker_pid(instance, run.run_id)
+    if worker is not None and worker[0] in (os.getpid(), os.getppid()):
+        instance.add_run_tags(run.run_id, {RUN_NODE_TAG: node_id()})
