@@ -63,8 +63,12 @@ def format_json(table: pd.DataFrame, header: Mapping[str, object]) -> str:
     return json.dumps({"header": dict(header), "gaps": gaps, "tolerated": tolerated}, indent=1, default=str) + "\n"
 
 
-def _check(market: str, timeframe: str, symbol: str, day: str,
-           registered: Callable[[str], set[str]]) -> tuple[GapEntry | None, str | None]:
+# (market, timeframe, session) -> why the session has no partition of that asset, or None
+PartitionCheck = Callable[[str, str, dt.date], str | None]
+
+
+def _check(market: str, timeframe: str, symbol: str, day: str, registered: Callable[[str], set[str]],
+           in_partitions: PartitionCheck | None) -> tuple[GapEntry | None, str | None]:
     try:
         mkt = get_market(market)
         get_timeframe(timeframe)
@@ -82,11 +86,15 @@ def _check(market: str, timeframe: str, symbol: str, day: str,
             return None, f"{day} is not a {mkt.calendar_name} session of {mkt.name}"
     except ValueError as exc:
         return None, str(exc)
+    problem = in_partitions(mkt.name, timeframe, session) if in_partitions else None
+    if problem:
+        return None, problem
     return GapEntry(mkt.name, timeframe, symbol, session), None
 
 
-def parse(text: str, registered: Callable[[str], set[str]]) -> list[GapEntry]:
-    """Entries of a gap file; GapFileError lists every bad line ("line N: ...")."""
+def parse(text: str, registered: Callable[[str], set[str]], in_partitions: PartitionCheck | None = None) -> list[GapEntry]:
+    """Entries of a gap file; GapFileError lists every bad line ("line N: ..."), including
+    sessions `in_partitions` says have no partition (before the first, after the last)."""
     problems: list[str] = []
     entries: list[GapEntry] = []
     if text.lstrip().startswith("{"):
@@ -109,7 +117,7 @@ def parse(text: str, registered: Callable[[str], set[str]]) -> list[GapEntry]:
             fields.append((number, tuple(parts)))
         label = "line"
     for number, (market, timeframe, symbol, day) in fields:
-        entry, problem = _check(str(market), str(timeframe), str(symbol), str(day), registered)
+        entry, problem = _check(str(market), str(timeframe), str(symbol), str(day), registered, in_partitions)
         if problem:
             problems.append(f"{label} {number}: {problem}")
         elif entry:

@@ -8,9 +8,10 @@ to the instance directly.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import dagster as dg
@@ -20,7 +21,7 @@ from backfill_pipeline.calendar_grid import expected_counts
 from backfill_pipeline.gap_file import GapEntry
 from backfill_pipeline.ingest import consecutive_runs
 from backfill_pipeline.names import ohlcv_key
-from backfill_pipeline.partitions import date_key, effective_grain, multi_key
+from backfill_pipeline.partitions import date_key, effective_grain, multi_key, partition_window
 from backfill_pipeline.settings import Settings
 from backfill_pipeline.timeframes import derivation_sources
 
@@ -45,6 +46,33 @@ def _level(sources: dict[str, str | None], timeframe: str) -> int:
     while sources.get(timeframe):
         timeframe, depth = sources[timeframe], depth + 1  # type: ignore[assignment]
     return depth
+
+
+def partition_check(settings: Settings) -> Callable[[str, str, dt.date], str | None]:
+    """Why a session has no partition of ohlcv/<market>/<timeframe> (None: it has one).
+
+    A backfill naming a partition that does not exist is accepted by Dagster and then fails
+    whole in the daemon ("partitions have been removed"), so such entries are refused
+    before anything is launched: sessions before BACKFILL_PARTITIONS_START, and sessions
+    after the period in progress.
+    """
+    windows: dict[tuple[str, str], tuple[str, str]] = {}
+
+    def check(market: str, timeframe: str, session: dt.date) -> str | None:
+        grain = effective_grain(settings.partition_grain, timeframe)
+        if (market, grain) not in windows:
+            windows[(market, grain)] = partition_window(settings.market(market), grain, settings.partitions_start)
+        first, last = windows[(market, grain)]
+        key = date_key(grain, pd.Timestamp(session))
+        asset = ohlcv_key(market, timeframe).to_user_string()
+        if key < first:
+            return (f"{session} is before the first partition {first} of {asset} "
+                    f"(BACKFILL_PARTITIONS_START={settings.partitions_start})")
+        if key > last:
+            return f"{session} is after the last partition {last} of {asset}: it has no partition yet"
+        return None
+
+    return check
 
 
 def plan(entries: Iterable[GapEntry], settings: Settings) -> Plan:

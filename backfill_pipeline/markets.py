@@ -80,9 +80,17 @@ MARKETS: dict[str, Market] = {
     ),
 }
 
-# Upper-case tickers with the separators real symbologies use (BRK.B, BTC-USD, X:BTCUSD).
-# "|" and "," are excluded: Dagster uses them inside multi-partition keys and ranges.
-_SYMBOL_RE = re.compile(r"^[A-Z0-9][A-Z0-9.\-:/_^=]{0,23}$")
+# A symbol holds only what a vendor ticker can: upper-case letters and digits, joined by
+# single separators . - : ^ = _ (BRK.B, BTC-USD, X:BTCUSD, ES=F), 1-24 characters, starting
+# and ending with a letter or digit. No "/", no "..", no whitespace: a symbol ends up in
+# vendor URL paths, where "X/../MSFT" would fetch (and store under its own name) MSFT's
+# bars. "|" and "," are excluded too: Dagster uses them inside multi-partition keys and
+# ranges. The CLI, the universe file, the gap file and the assets (partition keys added in
+# the UI) all apply this one rule.
+_SYMBOL_RE = re.compile(r"^[A-Z0-9]+(?:[.\-:^=_][A-Z0-9]+)*$")
+_SYMBOL_MAX = 24
+SYMBOL_RULE = ("upper-case letters and digits, joined by single . - : ^ = _ separators "
+               f"(1-{_SYMBOL_MAX} characters, starting and ending with a letter or digit)")
 
 
 class UnknownMarketError(ValueError):
@@ -111,13 +119,14 @@ def with_hours(market: Market, hours: str) -> Market:
     return market if market.hours == hours else replace(market, hours=hours)
 
 
+def is_valid_symbol(symbol: str) -> bool:
+    return len(symbol) <= _SYMBOL_MAX and _SYMBOL_RE.match(symbol) is not None
+
+
 def validate_symbol(symbol: str) -> str:
     """Return the symbol if it is well formed, else raise naming the problem."""
-    if not _SYMBOL_RE.match(symbol):
-        raise InvalidSymbolError(
-            f"invalid symbol {symbol!r}: use upper-case letters, digits and . - : / _ ^ = "
-            "(1-24 characters, starting with a letter or digit)"
-        )
+    if not is_valid_symbol(symbol):
+        raise InvalidSymbolError(f"invalid symbol {symbol!r}: use {SYMBOL_RULE}")
     return symbol
 
 

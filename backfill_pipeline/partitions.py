@@ -116,3 +116,13 @@ def date_key(grain: str, session: pd.Timestamp) -> str:
     elif grain == "monthly":
         day = day.replace(day=1)
     return day.isoformat()
+
+
+def partition_window(market: Market, grain: str, start: dt.date) -> tuple[str, str]:
+    """First and last date key of the market's date partitions as they exist now (the last
+    is the period in progress: end_offset=1)."""
+    partitions = date_partitions(market, grain, start)
+    first, last = partitions.get_first_partition_key(), partitions.get_last_partition_key()
+    if first is None or last is None:
+        raise ValueError(f"{market.name} has no {grain} partition from {start} on")
+    return first, last

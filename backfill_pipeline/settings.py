@@ -205,15 +205,56 @@ def dagster_home() -> Path | None:
     return Path(home) if home else None
 
 
+WAREHOUSE_BACKENDS = ("sqlite", "postgresql")
+
+
 def warehouse_url(env: Mapping[str, str] | None = None) -> str:
-    """BACKFILL_WAREHOUSE_URL, else a SQLite file in $DAGSTER_HOME (or ./data)."""
+    """BACKFILL_WAREHOUSE_URL (checked: check_warehouse_url), else a SQLite file in
+    $DAGSTER_HOME (or ./data), whose directory the warehouse creates."""
     env = os.environ if env is None else env
     url = env.get("BACKFILL_WAREHOUSE_URL")
     if url:
-        return url
+        return check_warehouse_url(url, "BACKFILL_WAREHOUSE_URL")
     home = env.get("DAGSTER_HOME")
     base = Path(home) if home else Path.cwd() / "data"
     return f"sqlite:///{(base / 'warehouse.db').resolve()}"
+
+
+def check_warehouse_url(url: str, source: str) -> str:
+    """`url` if it names a warehouse this project can open; else SettingsError naming
+    `source` (the variable or config field) and the problem, with no password shown.
+
+    A SQLite file must go into an existing directory: a typo in the path would otherwise
+    create an empty warehouse, whose gaps then trigger a full re-fetch.
+    """
+    import sqlalchemy as sa
+
+    try:
+        parsed = sa.engine.make_url(url.strip())
+    except sa.exc.ArgumentError:
+        scheme = url.split("://", 1)[0] if "://" in url else ""
+        shown = f" (scheme {scheme!r})" if scheme else ""
+        raise SettingsError(f"{source} is not a database URL{shown}: expected sqlite:///path/to/warehouse.db "
+                            "or postgresql+psycopg://user@host:5432/db") from None
+    backend = parsed.get_backend_name()
+    if backend not in WAREHOUSE_BACKENDS:
+        raise SettingsError(f"{source}={redact_url(url)!r}: the warehouse runs on SQLite or PostgreSQL, "
+                            f"not {backend!r}")
+    try:
+        parsed.get_dialect()
+    except (sa.exc.NoSuchModuleError, ImportError) as exc:
+        raise SettingsError(f"{source}={redact_url(url)!r}: unknown or missing database driver "
+                            f"{parsed.drivername!r} ({exc})") from None
+    if backend == "sqlite":
+        path = parsed.database
+        if not path or path == ":memory:" or path.startswith("file:"):
+            raise SettingsError(f"{source}={url!r}: the warehouse must be a SQLite file (sqlite:///path/to/warehouse.db)")
+        folder = Path(path).expanduser().absolute().parent
+        if not folder.is_dir():
+            raise SettingsError(f"{source}={url!r}: the directory {folder} does not exist, so the SQLite "
+                                "warehouse cannot be there; create the directory or correct the path "
+                                "(nothing was created)")
+    return url
 
 
 def redact_url(url: str) -> str:

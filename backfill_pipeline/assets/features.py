@@ -13,6 +13,7 @@ from collections.abc import Iterator
 import dagster as dg
 
 from backfill_pipeline.assets.features_checks import check_results, check_specs, materialize_metadata
+from backfill_pipeline.assets.partition_input import checked_partition_keys, invalid_symbols_message
 from backfill_pipeline.corporate_actions.store import has_corporate_actions
 from backfill_pipeline.features.lookback import bars_per_year, lookback_partitions
 from backfill_pipeline.features.store import FeatureOutcome, compute_and_store
@@ -78,7 +79,8 @@ def build_features_asset(market: Market, timeframe: str, settings: Settings) -> 
     def _features(context: dg.AssetExecutionContext) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
         warehouse = context.resources.warehouse.get()
         outcomes: list[FeatureOutcome] = []
-        for symbol, sessions in sorted(sessions_by_symbol(market, grain, context.partition_keys).items()):
+        partition_keys, invalid = checked_partition_keys(context, market)
+        for symbol, sessions in sorted(sessions_by_symbol(market, grain, partition_keys).items()):
             outcome = compute_and_store(warehouse, market, timeframe, symbol, sessions, settings.features)
             context.log.info(
                 f"{key.to_user_string()} {symbol}: {outcome.rows_written} rows over {outcome.sessions} sessions, "
@@ -87,6 +89,8 @@ def build_features_asset(market: Market, timeframe: str, settings: Settings) -> 
             outcomes.append(outcome)
         yield dg.MaterializeResult(metadata=materialize_metadata(outcomes, settings.features))
         yield from check_results(key, outcomes)
+        if invalid:
+            raise dg.Failure(invalid_symbols_message(market, invalid), allow_retries=False)
 
     return _features
 

@@ -15,6 +15,7 @@ import dagster as dg
 import pandas as pd
 
 from backfill_pipeline.assets.ohlcv_checks import check_results, check_specs, materialize_metadata
+from backfill_pipeline.assets.partition_input import checked_partition_keys, invalid_symbols_message
 from backfill_pipeline.automation.retries import fetch_retry_policy
 from backfill_pipeline.gaps import scan
 from backfill_pipeline.ingest import SymbolOutcome, derive_and_store, fetch_and_store
@@ -106,7 +107,8 @@ def build_ohlcv_family(market: Market, members: list[str], sources: dict[str, st
         warehouse = context.resources.warehouse.get()
         now = pd.Timestamp.now(tz="UTC")
         selected = [tf for tf in members if keys[tf] in context.selected_asset_keys]
-        by_symbol = sessions_by_symbol(market, grain, context.partition_keys)
+        partition_keys, invalid = checked_partition_keys(context, market)
+        by_symbol = sessions_by_symbol(market, grain, partition_keys)
         outcomes: dict[str, list[SymbolOutcome]] = {tf: [] for tf in selected}
         client = getattr(context.resources, vendor).client(market) if fetched and root in selected else None
         try:
@@ -154,12 +156,16 @@ def build_ohlcv_family(market: Market, members: list[str], sources: dict[str, st
         if any(o.rate_limited for o in failed):
             # resuming the backfill re-runs exactly these partitions; the tag makes them findable
             context.instance.add_run_tags(context.run_id, {RATE_LIMITED_TAG: "true"})
-        if errors:
+        if errors or invalid:
             names = ", ".join(keys[tf].to_user_string() for tf in selected if any(o.errors for o in outcomes[tf]))
+            parts = [invalid_symbols_message(market, invalid)] if invalid else []
+            if errors:
+                parts.append(f"{len(errors)} fetch(es) failed for {names}: " + "; ".join(errors[:5]))
             raise dg.Failure(
-                description=f"{len(errors)} fetch(es) failed for {names}: " + "; ".join(errors[:5]),
-                metadata={"failed_fetches": len(errors)},
-                allow_retries=not any(o.auth_failed for o in failed),
+                description="; ".join(parts),
+                metadata={"failed_fetches": len(errors), "invalid_symbols": len(invalid)},
+                # a refused key or an invalid symbol fails the same way again
+                allow_retries=not invalid and not any(o.auth_failed for o in failed),
             )
 
     return _family

@@ -11,8 +11,10 @@ from backfill_pipeline.cli.params import load_settings
 from backfill_pipeline.cli.scope import resolve_scopes, scope_options
 from backfill_pipeline.gap_file import GapEntry, GapFileError, parse
 from backfill_pipeline.instance import get_instance, list_symbols
-from backfill_pipeline.launch import BACKFILL_TAG, Plan, launch_in_instance, plan
+from backfill_pipeline.launch import BACKFILL_TAG, Plan, launch_in_instance, partition_check, plan
 from backfill_pipeline.markets import get_market
+from backfill_pipeline.settings import warehouse_url
+from backfill_pipeline.vendor_config import env_problems
 
 
 @click.command("backfill")
@@ -27,8 +29,10 @@ from backfill_pipeline.markets import get_market
 def backfill_cmd(from_file, market, symbols, timeframes, start, end, days, dry_run, url, title) -> None:  # noqa: ANN001
     """Launch an asset backfill that the Dagster daemon runs with ranged (single-run) policies."""
     settings = load_settings()
+    warehouse_url()  # a bad BACKFILL_WAREHOUSE_URL would fail every launched run: refuse it now
     instance = get_instance()
     registered = {}
+    in_partitions = partition_check(settings)
 
     def known(market_name: str) -> set[str]:
         if market_name not in registered:
@@ -39,7 +43,7 @@ def backfill_cmd(from_file, market, symbols, timeframes, start, end, days, dry_r
         if symbols or timeframes or start or end or days or market:
             raise click.UsageError("--from-file takes no --market/--symbols/--timeframes/--start/--end/--days")
         try:
-            entries = parse(from_file.read_text(), known)
+            entries = parse(from_file.read_text(), known, in_partitions)
         except GapFileError as exc:
             raise click.ClickException(f"{from_file}: nothing launched:\n" + "\n".join(exc.problems)) from None
         except UnicodeDecodeError:
@@ -52,6 +56,15 @@ def backfill_cmd(from_file, market, symbols, timeframes, start, end, days, dry_r
                    for sc in scopes for tf in sc.timeframes for sym in sc.symbols for s in sc.sessions]
         if not entries:
             raise click.ClickException("the range selects no partitions (no registered symbols or no sessions)")
+        problems = list(dict.fromkeys(p for e in entries if (p := in_partitions(e.market, e.timeframe, e.session))))
+        if problems:
+            more = f"\n... (+{len(problems) - 5} more)" if len(problems) > 5 else ""
+            raise click.ClickException("the range names sessions without a partition; nothing launched:\n"
+                                       + "\n".join(problems[:5]) + more)
+    vendors = {settings.vendor(e.market) for e in entries}
+    config_problems = env_problems(vendors)
+    if config_problems:
+        raise click.ClickException("vendor configuration; nothing launched:\n" + "\n".join(config_problems))
     the_plan = plan(entries, settings)
     _print_plan(the_plan, dry_run)
     if dry_run:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from backfill_pipeline.cli.backfill import backfill_cmd
@@ -13,9 +15,39 @@ from backfill_pipeline.cli.report import report_cmd
 from backfill_pipeline.cli.scan import scan_cmd
 from backfill_pipeline.cli.status import history_cmd, status_cmd
 from backfill_pipeline.cli.symbols import symbols_group
+from backfill_pipeline.settings import SettingsError, redact_url, warehouse_url
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Cli(click.Group):
+    """Turns the errors of bad configuration into a message and exit code 1, not a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except SettingsError as exc:
+            raise click.ClickException(str(exc)) from None
+        except Exception as exc:
+            message = _database_error(exc)
+            if message is None:
+                raise
+            raise click.ClickException(message) from None
+
+
+def _database_error(exc: Exception) -> str | None:
+    """A database the CLI cannot reach or use (the warehouse, the limiter, the instance)."""
+    import sqlalchemy as sa
+
+    if not isinstance(exc, sa.exc.OperationalError | sa.exc.InterfaceError):
+        return None
+    reason = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else type(exc).__name__
+    try:
+        where = f" (warehouse: {redact_url(warehouse_url())})"
+    except SettingsError:
+        where = ""
+    return f"database error: {reason}{where}"
+
+
+@click.group(cls=_Cli, context_settings={"help_option_names": ["-h", "--help"]})
 def cli() -> None:
     """Keep a market-data warehouse complete (Dagster code location: backfill_pipeline)."""
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
+from pathlib import Path
 
 import click
 
@@ -33,6 +35,10 @@ def market_option(value: str, settings: Settings | None = None) -> Market:
 
 
 def symbols_arg(values: tuple[str, ...] | list[str]) -> list[str]:
+    """Upper-cased, validated symbols; an empty argument (`""`) is an error, not nothing."""
+    if any(not value.strip(" ,") for value in values) or not split_list(values):
+        raise click.BadParameter("an empty symbol was given; name at least one symbol, e.g. AAPL",
+                                 param_hint="SYMBOLS")
     symbols = [s.upper() for s in split_list(values)]
     try:
         return [validate_symbol(s) for s in symbols]
@@ -55,3 +61,17 @@ def date_option(value: str | None, hint: str) -> dt.date | None:
         return dt.date.fromisoformat(value)
     except ValueError:
         raise click.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)", param_hint=hint) from None
+
+
+def output_file(path: Path, hint: str) -> Path:
+    """`path` if a file can be written there, checked before any work: its directory
+    exists and is writable, and the path is not a directory."""
+    folder = path.expanduser().absolute().parent
+    if not folder.is_dir():
+        raise click.BadParameter(f"the directory {folder} does not exist; create it first (nothing was written)",
+                                 param_hint=hint)
+    if path.is_dir():
+        raise click.BadParameter(f"{path} is a directory, not a file", param_hint=hint)
+    if not os.access(folder, os.W_OK):
+        raise click.BadParameter(f"the directory {folder} is not writable", param_hint=hint)
+    return path

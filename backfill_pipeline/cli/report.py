@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 import pandas as pd
 
-from backfill_pipeline.cli.params import load_settings
+from backfill_pipeline.cli.params import load_settings, output_file
 from backfill_pipeline.cli.scan import run_scan
 from backfill_pipeline.cli.scope import resolve_scopes, scope_options
 from backfill_pipeline.instance import get_instance, list_symbols
@@ -33,6 +33,9 @@ def report_cmd(market, symbols, timeframes, start, end, days, fmt, output, heatm
         except ReportFileError as exc:
             raise click.ClickException(str(exc)) from None
         return
+    for path, hint in ((output, "--output"), (heatmap_path, "--heatmap")):
+        if path is not None:
+            output_file(path, hint)
     settings = load_settings()
     instance = get_instance()
     scopes = resolve_scopes(settings, lambda m: list_symbols(instance, m), market, symbols, timeframes, start, end, days)

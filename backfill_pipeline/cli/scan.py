@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 import pandas as pd
 
-from backfill_pipeline.cli.params import load_settings
+from backfill_pipeline.cli.params import load_settings, output_file
 from backfill_pipeline.cli.scope import resolve_scopes, scope_options
 from backfill_pipeline.gap_file import format_json, format_text
 from backfill_pipeline.gaps import GAP_CLASSES, scan, summarize
@@ -42,6 +42,8 @@ def run_scan(settings: Settings, scopes, recount: bool = False, echo=None) -> pd
 @click.option("--recount", is_flag=True, help="Count bars with GROUP BY over `bars` instead of the per-session summary.")
 def scan_cmd(market, symbols, timeframes, start, end, days, output, fmt, recount) -> None:  # noqa: ANN001
     """Compare stored bars with the exchange calendar and classify every gap."""
+    if output is not None:
+        output_file(output, "--output")
     settings = load_settings()
     instance = get_instance()
     scopes = resolve_scopes(settings, lambda m: list_symbols(instance, m), market, symbols, timeframes, start, end, days)

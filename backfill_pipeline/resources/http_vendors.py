@@ -16,9 +16,9 @@ from pydantic import Field, PrivateAttr
 
 from backfill_pipeline.markets import Market
 from backfill_pipeline.resources.warehouse import WarehouseResource
+from backfill_pipeline.vendor_config import VendorConfigError, check_base_url, key_list
 from backfill_pipeline.vendors.base import BarsClient
 from backfill_pipeline.vendors.client import ClientOptions
-from backfill_pipeline.vendors.keys import parse_key_list
 from backfill_pipeline.vendors.limits import Rate, VendorLimits, default_limits
 from backfill_pipeline.vendors.ratelimit import RateLimiter
 from backfill_pipeline.vendors.retry import RetryPolicy
@@ -40,8 +40,15 @@ class HttpVendorResource(dg.ConfigurableResource):
     vendor_name: ClassVar[str] = ""
 
     def client_kwargs(self) -> dict[str, Any]:
-        """options, and base_url when configured (else the client's own default)."""
-        base_url = self.base_url or os.environ.get(f"{self.vendor_name.upper()}_BASE_URL")
+        """options, and base_url when configured (else the client's own default); a base URL
+        that is not an http(s) URL fails the step at once (config_failure)."""
+        name = "base_url" if self.base_url else f"{self.vendor_name.upper()}_BASE_URL"
+        base_url = self.base_url or os.environ.get(name)
+        if base_url:
+            try:
+                check_base_url(name, base_url)
+            except VendorConfigError as exc:
+                raise config_failure(exc) from None
         return {"options": self.options(), **({"base_url": base_url} if base_url else {})}
 
     def _limits(self) -> VendorLimits:
@@ -76,11 +83,16 @@ _EXTENDED_HOURS = ("Keep pre- and after-market equity bars; unset (default): fol
                    "(BACKFILL_US_EQUITIES_HOURS), which also sets the expected grid.")
 
 
-def _keys(vendor: str, raw: str) -> list[str]:
-    keys = parse_key_list(raw)
-    if not keys:
-        raise dg.Failure(f"{vendor.upper()}_API_KEYS holds no key (comma-separated list expected)")
-    return keys
+def config_failure(exc: VendorConfigError) -> dg.Failure:
+    """A configuration error fails the step once: step retries cannot fix it."""
+    return dg.Failure(f"{exc}; a configuration error: the step is not retried", allow_retries=False)
+
+
+def require_keys(vendor: str, raw: str) -> list[str]:
+    try:
+        return key_list(vendor, raw)
+    except VendorConfigError as exc:
+        raise config_failure(exc) from None
 
 
 class PolygonResource(HttpVendorResource):
@@ -93,7 +105,7 @@ class PolygonResource(HttpVendorResource):
     def client(self, market: Market) -> BarsClient:
         from backfill_pipeline.vendors.polygon import PolygonClient
 
-        return PolygonClient(_keys("polygon", self.api_keys), market=market, extended_hours=self.extended_hours,
+        return PolygonClient(require_keys("polygon", self.api_keys), market=market, extended_hours=self.extended_hours,
                              **self.client_kwargs())
 
 
@@ -107,7 +119,7 @@ class EodhdResource(HttpVendorResource):
     def client(self, market: Market) -> BarsClient:
         from backfill_pipeline.vendors.eodhd import EodhdClient
 
-        return EodhdClient(_keys("eodhd", self.api_keys), market=market, extended_hours=self.extended_hours,
+        return EodhdClient(require_keys("eodhd", self.api_keys), market=market, extended_hours=self.extended_hours,
                            **self.client_kwargs())
 
 

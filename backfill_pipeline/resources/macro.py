@@ -15,9 +15,8 @@ from pydantic import Field
 from backfill_pipeline.macro.demo import DemoMacroSource
 from backfill_pipeline.macro.series import MacroConfig
 from backfill_pipeline.macro.source import MacroSource
-from backfill_pipeline.resources.http_vendors import HttpVendorResource
+from backfill_pipeline.resources.http_vendors import HttpVendorResource, require_keys
 from backfill_pipeline.resources.warehouse import WarehouseResource
-from backfill_pipeline.vendors.keys import parse_key_list
 
 
 class DemoMacroResource(dg.ConfigurableResource):
@@ -45,7 +44,7 @@ class FredMacroResource(HttpVendorResource):
     def source(self) -> MacroSource:
         from backfill_pipeline.vendors.fred import FredClient  # deferred: HTTP stack only when used
 
-        return FredClient(parse_key_list(self.api_keys), **self.client_kwargs())
+        return FredClient(require_keys("fred", self.api_keys), **self.client_kwargs())
 
 
 def macro_resource(config: MacroConfig, warehouse: WarehouseResource) -> dg.ConfigurableResource:
