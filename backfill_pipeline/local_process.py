@@ -1,9 +1,8 @@
 """Is a process of this machine still running? (no Dagster here)
 
 A process id means something only inside the pid namespace of the host that assigned it:
-the daemon of a compose deployment runs in another container than the run workers, where
-the same number is another process or none. `node_id` names the namespace, so a pid is
-only ever judged by a process that shares it.
+in another container the same number is another process or none. `node_id` names the
+namespace, so a pid is only ever judged by a process that shares it.
 """
 
 from __future__ import annotations

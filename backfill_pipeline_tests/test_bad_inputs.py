@@ -65,7 +65,7 @@ def test_a_range_before_the_partitions_start_is_refused(cli_run, monkeypatch):
                      "--start", "2024-02-28", "--end", "2024-03-04")
     assert result.exit_code == 1
     assert "2024-02-28 is before the first partition 2024-03-01 of ohlcv/us_equities/1d" in result.output
-    assert "2024-02-29 is before" in result.output and backfills() == []
+    assert backfills() == []
 
 
 @pytest.mark.date_sensitive

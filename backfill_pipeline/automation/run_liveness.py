@@ -11,9 +11,11 @@ started is judged by its process:
   warehouse resource as the run starts, equals `node_id()`): a pid that is gone (or a
   zombie, or reused by a newer process) proves the run dead, and the run is marked failed
   as Dagster's run monitoring would (the re-read status must still be unfinished);
-- elsewhere (the daemon of a compose deployment lives in another container than the run
-  workers), a run with no event and no status change for BACKFILL_GAP_STALE_RUN_MINUTES is
-  not trusted any more (it is left for run monitoring / an operator to fail).
+- elsewhere, a run with no event and no status change for BACKFILL_GAP_STALE_RUN_MINUTES is
+  not trusted any more (it is left for run monitoring / an operator to fail). Sensors run
+  in the code server, whose subprocesses the DefaultRunLauncher's runs are, so "elsewhere"
+  means a Docker/Kubernetes run launcher (a container per run) or a run that died with a
+  container that has since restarted (a new pid namespace).
 
 Queued and not-yet-started runs have no process to check and always count.
 """
