@@ -19,7 +19,7 @@ from backfill_pipeline.markets import Market, get_calendar, session_bounds
 from backfill_pipeline.quality import Validity, check_validity, completeness
 from backfill_pipeline.resample import resample_bars, session_of, week_labels
 from backfill_pipeline.timeframes import get_timeframe
-from backfill_pipeline.vendors.base import AuthError, BarsClient, FetchResult, RateLimitedError, VendorError
+from backfill_pipeline.vendors.base import BarsClient, FetchResult, RateLimitedError, VendorError
 from backfill_pipeline.warehouse.store import Warehouse
 
 
@@ -32,7 +32,7 @@ class SymbolOutcome:
     completeness: pd.DataFrame | None = None
     errors: list[str] = field(default_factory=list)
     rate_limited: bool = False
-    auth_failed: bool = False  # a refused key: retrying the step cannot help
+    auth_failed: bool = False  # every key refused, or a plan limit: retrying the step cannot help
     stored: pd.DataFrame | None = None  # the fetched bars written (with `session`), to resample from memory
 
 
@@ -71,15 +71,18 @@ def _dedupe(frame: pd.DataFrame) -> tuple[pd.DataFrame, int]:
     return frame.loc[~dup].reset_index(drop=True), int(dup.sum())
 
 
-def _request_rows(base: dict, result: FetchResult) -> list[dict]:
-    """One row per vendor request: the HTTP clients' per-request records (status, rows,
-    attempt, key by position) when they have them, else the request ids."""
+def _request_rows(base: dict, result: FetchResult | VendorError) -> list[dict]:
+    """One row per vendor request, failed fetches' requests included: the HTTP clients'
+    per-request records (status, rows, attempt, key by position, why a body did not decode)
+    when they have them, else the request ids."""
     common = {k: base[k] for k in ("fetch_id", "vendor", "market", "symbol", "timeframe", "window_start",
                                    "window_end", "fetched_at")}
     records = getattr(result, "records", None)
     if records:
         return [common | {"request_id": r.request_id, "http_status": r.status, "bars": r.rows,
-                          "attempt": r.attempt, "api_key": r.key} for r in records]
+                          "attempt": r.attempt, "api_key": r.key, "error": r.error} for r in records]
+    if isinstance(result, VendorError):
+        return []
     return [common | {"request_id": rid} for rid in (result.request_ids or [None] * result.requests)]
 
 
@@ -109,10 +112,11 @@ def fetch_and_store(
             warehouse.log_fetches([
                 {**base, "session": s.date(), "bars": 0, "status": status, "finalized": False, "error": str(exc)}
                 for s in run
-            ])
+            ], _request_rows(base, exc))
             outcome.errors.append(str(exc))
+            outcome.requests += len(exc.records)
             outcome.rate_limited |= status == "rate_limited"
-            outcome.auth_failed |= isinstance(exc, AuthError)
+            outcome.auth_failed |= exc.permanent
             tables.append(completeness(market, timeframe, symbol, run, pd.Series(dtype="int64"), now))
             continue
         frame, outside = assign_sessions(market, timeframe, result.bars, run)

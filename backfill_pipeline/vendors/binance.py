@@ -89,7 +89,16 @@ class BinanceClient(HttpClientBase):
             lo, hi = to_utc(start), to_utc(end)
         window = describe_window(timeframe, lo, hi)
         step = INTERVAL_MS[timeframe]
-        trace = FetchTrace()
+        with self._traced() as trace:
+            frames = self._pages(pair, symbol, timeframe, lo, hi, window, step, trace)
+        bars = clip_and_dedupe(pd.concat(frames, ignore_index=True), lo, hi) if frames else empty_bars()
+        if not self.keep_empty_bars and len(bars):
+            bars = bars.loc[bars["trades"] > 0].reset_index(drop=True)
+        out = normalize_bars(bars) if len(bars) else empty_bars()
+        return VendorFetchResult.from_trace(out, trace)
+
+    def _pages(self, pair: str, symbol: str, timeframe: str, lo: pd.Timestamp, hi: pd.Timestamp, window: str,
+               step: int, trace: FetchTrace) -> list[pd.DataFrame]:
         frames: list[pd.DataFrame] = []
         cursor, end_ms = _ms(lo), _ms(hi) - 1
         for _ in range(_MAX_PAGES):
@@ -118,11 +127,7 @@ class BinanceClient(HttpClientBase):
             cursor = next_cursor
         else:
             raise self._page_error(symbol, window, f"more than {_MAX_PAGES} pages")
-        bars = clip_and_dedupe(pd.concat(frames, ignore_index=True), lo, hi) if frames else empty_bars()
-        if not self.keep_empty_bars and len(bars):
-            bars = bars.loc[bars["trades"] > 0].reset_index(drop=True)
-        out = normalize_bars(bars) if len(bars) else empty_bars()
-        return VendorFetchResult.from_trace(out, trace)
+        return frames
 
     def _rows(self, body: object, symbol: str, window: str) -> list[list[object]]:
         if not isinstance(body, list):

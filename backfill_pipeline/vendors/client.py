@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Self
 
-import httpx
-
 from ..markets import Market
 from .base import VendorError
-from .http import HttpSettings, ThrottleCheck, VendorHttp
+from .http import HttpSettings, ResponseJudge, ThrottleCheck, VendorHttp
 from .keys import KeyPool
 from .limits import VendorLimits, default_limits
 from .ratelimit import RateLimiter
 from .retry import RetryPolicy
 from .symbols import market_for_symbol
-from .trace import RequestRecord
+from .trace import FetchTrace, RequestRecord
 
 
 @dataclass(frozen=True)
@@ -43,9 +42,11 @@ class HttpClientBase:
         key_param: str | None,
         options: ClientOptions | None,
         *,
-        is_auth_failure: Callable[[httpx.Response], bool] | None = None,
+        judge: ResponseJudge | None = None,
         throttle_seconds: ThrottleCheck | None = None,
         body_request_id: str | None = None,
+        key_header: str | None = None,
+        key_header_format: str = "{key}",
     ):
         options = options or ClientOptions()
         self.options = options
@@ -60,9 +61,11 @@ class HttpClientBase:
             retry=options.retry,
             settings=HttpSettings(timeout_s=options.timeout_s, connect_timeout_s=options.connect_timeout_s),
             on_request=options.on_request,
-            is_auth_failure=is_auth_failure,
+            judge=judge,
             throttle_seconds=throttle_seconds,
             body_request_id=body_request_id,
+            key_header=key_header,
+            key_header_format=key_header_format,
         )
 
     @property
@@ -83,6 +86,17 @@ class HttpClientBase:
 
     def _market(self, symbol: str, market: Market | str | None) -> Market:
         return market_for_symbol(symbol, market if market is not None else self.market)
+
+    @contextmanager
+    def _traced(self) -> Iterator[FetchTrace]:
+        """A fetch's trace; a VendorError leaving the block carries the requests made so
+        far (`records`), so a failed fetch is audited like a successful one."""
+        trace = FetchTrace()
+        try:
+            yield trace
+        except VendorError as exc:
+            exc.records = list(trace.records)
+            raise
 
     def _page_error(self, symbol: str, window: str, reason: str) -> VendorError:
         return VendorError(self.vendor, symbol, window, self._http.scrub(reason))

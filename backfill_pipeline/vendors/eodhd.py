@@ -5,8 +5,21 @@ Intraday serves only 1m, 5m and 1h, and caps the span of one request (120 days o
 request floor for this vendor. An intraday request costs 5 "API calls" of the daily
 quota (its limiter weight); an EOD request costs 1. Bars are final 2-3 hours after the
 close. EOD open/high/low/close are raw (adjusted_close is ignored: adjustment happens
-on read); EODHD reports EOD volume split-adjusted. Intraday equities come with pre- and
-after-market bars, which are kept only with extended hours (see windows.keep_session_hours).
+on read), but EODHD reports EOD *volume* split-adjusted (in today's shares). We store it
+raw: each daily fetch also reads the symbol's splits (/api/splits, 1 call) and divides a
+day's volume by the ratios of the splits after it, so an adjusted read
+(corporate_actions/adjust.py) applies each split exactly once. Intraday equities come with
+pre- and after-market bars, which are kept only with extended hours (see
+windows.keep_session_hours).
+
+Errors and plan limits, as EODHD words them:
+- 401 "Unauthenticated": the key is refused (parked in every process, the next key takes over);
+- 403 "Only EOD data allowed for free users": the plan (PlanError; other keys not burnt);
+- 402 "You exceeded your daily API requests limit": this key's daily quota, parked until
+  midnight GMT; any other 402 is the plan (a product the subscription lacks);
+- 200 with a `warning` ("Data is limited by one year as you have free subscription"), on
+  every row or as a trailing {"warning": ...} element: the free plan cut the history.
+  That is a PlanError quoting the warning, never a short answer taken for "no trades".
 
 Tickers: AAPL.US (share classes with a dash: BRK-B.US), crypto BTC-USD.CC.
 """
@@ -16,12 +29,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import httpx
+import numpy as np
 import pandas as pd
 
 from ..bars import empty_bars, normalize_bars
 from ..markets import Market, get_market
+from .base import PlanError
 from .client import ClientOptions, HttpClientBase
 from .eodhd_reference import EodhdReferenceMixin
+from .http import Verdict
 from .results import VendorFetchResult
 from .symbols import eodhd_ticker
 from .trace import FetchTrace
@@ -34,13 +50,22 @@ EOD_WEIGHT = 1
 _FIELDS = ("open", "high", "low", "close")
 
 
-def _quota_exhausted(response: httpx.Response) -> float | None:
-    """EODHD answers 402 once a key's daily calls are spent; the quota resets at midnight
-    GMT, so the key is parked until then (other keys of the pool carry on)."""
-    if response.status_code != 402:
-        return None
-    now = pd.Timestamp.now(tz="UTC")
-    return (now.normalize() + pd.Timedelta(days=1) - now).total_seconds()
+_PLAN_WORDS = ("allowed for free users", "free subscription", "not available", "subscription", "upgrade",
+               "plan", "prohibited")
+
+
+def judge_response(response: httpx.Response, said: str) -> Verdict | None:
+    """EODHD's error semantics (see the module docstring)."""
+    words = said.lower()
+    if response.status_code == 402:
+        if "daily" in words or "exceeded" in words or "limit" in words:
+            # the quota resets at midnight GMT: park this key until then, others carry on
+            now = pd.Timestamp.now(tz="UTC")
+            return Verdict("quota", (now.normalize() + pd.Timedelta(days=1) - now).total_seconds())
+        return Verdict("plan")
+    if response.status_code in (403, 423) and any(w in words for w in _PLAN_WORDS):
+        return Verdict("plan")
+    return None
 
 
 class EodhdClient(EodhdReferenceMixin, HttpClientBase):
@@ -56,7 +81,7 @@ class EodhdClient(EodhdReferenceMixin, HttpClientBase):
         market: Market | str | None = None,
         extended_hours: bool | None = None,  # None: follow the market's hours option
     ):
-        super().__init__(base_url, api_keys, "api_token", options, throttle_seconds=_quota_exhausted)
+        super().__init__(base_url, api_keys, "api_token", options, judge=judge_response)
         self.market = get_market(market) if isinstance(market, str) else market
         self.extended_hours = extended_hours
 
@@ -72,22 +97,24 @@ class EodhdClient(EodhdReferenceMixin, HttpClientBase):
     ) -> VendorFetchResult:
         mkt = self._market(symbol, market)
         ticker = eodhd_ticker(symbol, mkt)
-        trace = FetchTrace()
-        if timeframe == "1d":
-            lo, hi = to_label(start), to_label(end)
-            bars = self._eod(ticker, symbol, lo, hi, trace) if lo < hi else empty_bars()
-            bars = clip_and_dedupe(bars, lo.tz_localize("UTC"), hi.tz_localize("UTC"))
-        elif timeframe in INTRADAY_MAX_DAYS:
-            lo, hi = to_utc(start), to_utc(end)
-            frames = [
-                self._intraday(ticker, symbol, timeframe, c0, c1, trace)
-                for c0, c1 in fixed_chunks(lo, hi, pd.Timedelta(days=INTRADAY_MAX_DAYS[timeframe]))
-            ]
-            bars = clip_and_dedupe(pd.concat(frames, ignore_index=True) if frames else empty_bars(), lo, hi)
-            bars = keep_session_hours(mkt, bars, extended_hours, self.extended_hours)
-        else:
+        if timeframe != "1d" and timeframe not in INTRADAY_MAX_DAYS:
             served = ", ".join([*INTRADAY_MAX_DAYS, "1d"])
             raise ValueError(f"eodhd: timeframe {timeframe!r} is not served; use one of {served}")
+        with self._traced() as trace:
+            if timeframe == "1d":
+                lo, hi = to_label(start), to_label(end)
+                bars = self._eod(ticker, symbol, lo, hi, trace) if lo < hi else empty_bars()
+                bars = clip_and_dedupe(bars, lo.tz_localize("UTC"), hi.tz_localize("UTC"))
+                if len(bars):
+                    bars = self._raw_volume(symbol, bars, trace)
+            else:
+                lo, hi = to_utc(start), to_utc(end)
+                frames = [
+                    self._intraday(ticker, symbol, timeframe, c0, c1, trace)
+                    for c0, c1 in fixed_chunks(lo, hi, pd.Timedelta(days=INTRADAY_MAX_DAYS[timeframe]))
+                ]
+                bars = clip_and_dedupe(pd.concat(frames, ignore_index=True) if frames else empty_bars(), lo, hi)
+                bars = keep_session_hours(mkt, bars, extended_hours, self.extended_hours)
         out = normalize_bars(bars) if len(bars) else empty_bars()
         return VendorFetchResult.from_trace(out, trace)
 
@@ -137,8 +164,25 @@ class EodhdClient(EodhdReferenceMixin, HttpClientBase):
             }
         )
 
+    def _raw_volume(self, symbol: str, bars: pd.DataFrame, trace: FetchTrace) -> pd.DataFrame:
+        """Undo EODHD's split adjustment of daily volume: a day's volume is divided by the
+        ratio of every split executed after it (to today: the vendor adjusts to its present)."""
+        first = bars["ts"].min().date()
+        _, splits = self._actions("splits", symbol, first, None, ("date", "split"), trace)
+        ratios = _split_ratios(splits, symbol)
+        if ratios.empty:
+            return bars
+        days = bars["ts"].dt.tz_localize(None).to_numpy(dtype="datetime64[ns]")
+        ex = ratios.index.to_numpy(dtype="datetime64[ns]")
+        after = np.ones(len(ex) + 1)
+        after[:-1] = np.cumprod(ratios.to_numpy()[::-1])[::-1]  # after[i]: product of ratios[i:]
+        factor = after[np.searchsorted(ex, days, side="right")]
+        return bars.assign(volume=bars["volume"].astype("float64") / factor)
+
     def _rows(self, body: object, symbol: str, window: str, required: tuple[str, ...]) -> pd.DataFrame:
-        """The body's rows; an empty list is a real "no bars", anything but a list is an error."""
+        """The body's rows; an empty list is a real "no bars", anything but a list is an error,
+        and a free-plan `warning` (on the rows or as a trailing object) is a PlanError."""
+        self._refuse_warnings(body, symbol, window)
         if not isinstance(body, list):
             detail = ""
             if isinstance(body, dict):
@@ -158,3 +202,29 @@ class EodhdClient(EodhdReferenceMixin, HttpClientBase):
         # EODHD sometimes sends a row with null prices for an interval without trades:
         # that is "no bar", not a bar of NaNs.
         return frame.dropna(subset=list(_FIELDS)).reset_index(drop=True)
+
+    def _refuse_warnings(self, body: object, symbol: str, window: str) -> None:
+        rows = body if isinstance(body, list) else [body]
+        warnings = {str(r["warning"]) for r in rows if isinstance(r, dict) and r.get("warning")}
+        if warnings:
+            data_rows = sum(1 for r in rows if isinstance(r, dict) and set(r) - {"warning"})
+            said = self._http.scrub("; ".join(sorted(warnings)))[:300]
+            raise PlanError(
+                self.vendor, symbol, window,
+                f"plan limit: EODHD answered 200 with {data_rows} row(s) and the warning \"{said}\"; "
+                "the history the plan leaves out would be taken for missing bars, so nothing is stored",
+            )
+
+
+def _split_ratios(rows: pd.DataFrame, symbol: str) -> pd.Series:
+    """EODHD split rows ("4.000000/1.000000", new/old) -> ratio per execution date, ascending."""
+    if rows.empty:
+        return pd.Series(dtype="float64")
+    parts = rows["split"].astype(str).str.split("/", n=1, expand=True)
+    if parts.shape[1] != 2:
+        raise ValueError(f"eodhd: {symbol}: a split is not 'new/old': {rows['split'].tolist()[:3]}")
+    ratio = pd.to_numeric(parts[0], errors="coerce") / pd.to_numeric(parts[1], errors="coerce")
+    dates = pd.to_datetime(rows["date"], format="%Y-%m-%d")
+    out = pd.Series(ratio.to_numpy(dtype="float64"), index=dates).dropna()
+    return out.groupby(level=0).prod().sort_index()
+

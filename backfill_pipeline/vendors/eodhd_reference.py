@@ -73,12 +73,18 @@ class EodhdReferenceMixin:
         result.frame = frame.loc[:, list(DIVIDEND_COLUMNS)]
         return result
 
-    def _actions(self, kind: str, symbol: str, start: dt.date, end: dt.date,
-                 required: tuple[str, ...]) -> tuple[FrameResult, pd.DataFrame]:
-        window = describe_window("1d", pd.Timestamp(start), pd.Timestamp(end) + pd.Timedelta(days=1))
-        trace = FetchTrace()
+    def _actions(self, kind: str, symbol: str, start: dt.date, end: dt.date | None,
+                 required: tuple[str, ...], trace: FetchTrace | None = None) -> tuple[FrameResult, pd.DataFrame]:
+        """Rows of /api/{kind}/{T} from `start` to `end` (None: to the vendor's present)."""
+        if end is not None:
+            window = describe_window("1d", pd.Timestamp(start), pd.Timestamp(end) + pd.Timedelta(days=1))
+        else:
+            window = f"1d [{start.isoformat()}, today]"
+        trace = trace if trace is not None else FetchTrace()
         ticker = eodhd_ticker(symbol, self._market(symbol, None))
-        params: dict[str, str | int] = {"from": start.isoformat(), "to": end.isoformat(), "fmt": "json"}
+        params: dict[str, str | int] = {"from": start.isoformat(), "fmt": "json"}
+        if end is not None:
+            params["to"] = end.isoformat()
         reply = self._http.get_json(f"/api/{kind}/{ticker}", params, symbol=symbol, window=window, trace=trace)
         body = reply.body
         if not isinstance(body, list) or not all(isinstance(r, dict) for r in body):

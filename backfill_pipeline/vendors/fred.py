@@ -11,7 +11,7 @@ costs no extra request: the vintages come in the same pages (100,000 rows each, 
 `offset`). Without these parameters FRED answers with today's vintage only.
 
 FRED refuses a bad key with HTTP 400 (not 401) and an error_message naming api_key; that
-is an AuthError like a 401 elsewhere.
+is a refused key like a 401 elsewhere (parked; AuthError once every key is refused).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ import httpx
 import pandas as pd
 
 from .client import ClientOptions, HttpClientBase
+from .http import Verdict
 from .results import SeriesResult
 from .trace import FetchTrace
 
@@ -38,14 +39,13 @@ _SERIES_ID_RE = re.compile(r"^[A-Za-z0-9_.]{1,64}$")
 _MAX_PAGES = 1_000
 
 
-def _refused_key(response: httpx.Response) -> bool:
-    if response.status_code != 400:
-        return False
-    try:
-        message = str(response.json().get("error_message", ""))
-    except (ValueError, AttributeError):
-        return False
-    return "api_key" in message
+def judge_response(response: httpx.Response, said: str) -> Verdict | None:
+    """FRED refuses a key with 400 "Bad Request.  The value for variable api_key is not
+    registered." (not 401): that key is refused; any other 400 (a series that does not
+    exist) is a plain error carrying FRED's error_message."""
+    if response.status_code == 400 and "api_key" in said:
+        return Verdict("refused")
+    return None
 
 
 class FredClient(HttpClientBase):
@@ -61,7 +61,7 @@ class FredClient(HttpClientBase):
     ):
         if not 1 <= page_limit <= MAX_PAGE_LIMIT:
             raise ValueError(f"page_limit must be within 1..{MAX_PAGE_LIMIT}")
-        super().__init__(base_url, api_keys, "api_key", options, is_auth_failure=_refused_key)
+        super().__init__(base_url, api_keys, "api_key", options, judge=judge_response)
         self.page_limit = page_limit
 
     def fetch_series(self, series_id: str, start: dt.date, end: dt.date) -> SeriesResult:

@@ -2,9 +2,11 @@
 
 It takes budget from the shared limiter (rotating keys), sends the request, records it,
 and decides what a response means: retry (429, 5xx, timeouts, resets, a truncated or
-undecodable body), fail for good (401/403 as AuthError naming the key by position,
-other 4xx), or hand back the decoded JSON. Keys are added to the query string only at
-send time and every URL or message that leaves this module is scrubbed first.
+undecodable body), park a refused key and move to the next one (AuthError only once every
+key is refused), fail for good on a plan limit (PlanError) or another 4xx, or hand back
+the decoded JSON. Every error message quotes the vendor's own (redacted) words. Keys are
+added to the query string or a header only at send time and every URL or message that
+leaves this module is scrubbed first.
 
 Exceptions are raised outside `except` blocks on purpose: a VendorError must not carry an
 httpx exception as its __context__, since that holds the request and its URL with the key.
@@ -22,10 +24,10 @@ from typing import Any
 import httpx
 import orjson
 
-from .base import AuthError, RateLimitedError, VendorError
+from .base import AuthError, PlanError, RateLimitedError, VendorError
 from .keys import KeyPool
 from .limits import VendorLimits
-from .ratelimit import BudgetExhausted, Lease, RateLimiter
+from .ratelimit import BudgetExhausted, KeysRefused, Lease, RateLimiter
 from .redact import SENSITIVE_PARAMS, Redactor, install_log_redaction
 from .retry import RetryPolicy, parse_retry_after
 from .trace import FetchTrace, RequestRecord
@@ -33,8 +35,28 @@ from .trace import FetchTrace, RequestRecord
 log = logging.getLogger("backfill_pipeline.vendors")
 
 QueryValue = str | int | float
-ResponseCheck = Callable[[httpx.Response], bool]
 ThrottleCheck = Callable[[httpx.Response], float | None]
+# How long a refused key stays parked (every process skips it meanwhile). A refused key is
+# usually revoked or mistyped; an hour costs one wasted request per key per hour at most.
+REFUSED_KEY_PARK_S = 3600.0
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What an error response means for the key that sent it.
+
+    refused: the key itself is not valid (park it everywhere, move to the next key);
+    plan: the key is valid but its plan does not cover this (fail, park nothing);
+    quota: this key's quota is spent (park it for `park_s` seconds, other keys carry on).
+    """
+
+    kind: str
+    park_s: float | None = None
+
+
+# A vendor's reading of an error response (status, the vendor's redacted words) -> Verdict;
+# None falls back to: 401/403 refused, 429 throttled, 5xx retried, other 4xx fatal.
+ResponseJudge = Callable[[httpx.Response, str], Verdict | None]
 
 
 @dataclass(frozen=True)
@@ -66,12 +88,15 @@ class VendorHttp:
         retry: RetryPolicy,
         settings: HttpSettings,
         on_request: Callable[[RequestRecord], None] | None = None,
-        is_auth_failure: ResponseCheck | None = None,
+        judge: ResponseJudge | None = None,
         throttle_seconds: ThrottleCheck | None = None,
         body_request_id: str | None = None,
+        key_header: str | None = None,
+        key_header_format: str = "{key}",
+        refused_park_s: float = REFUSED_KEY_PARK_S,
     ):
-        if keys is not None and not key_param:
-            raise ValueError("key_param is required with keys")
+        if keys is not None and not (key_param or key_header):
+            raise ValueError("key_param or key_header is required with keys")
         self.vendor = vendor
         self.base_url = base_url.rstrip("/")
         self.keys = keys
@@ -81,7 +106,10 @@ class VendorHttp:
         self.retry = retry
         self.settings = settings
         self.on_request = on_request
-        self._is_auth_failure = is_auth_failure
+        self._judge_response = judge
+        self.key_header = key_header  # e.g. Authorization: the key never enters a URL
+        self.key_header_format = key_header_format
+        self.refused_park_s = refused_park_s
         self._throttle_seconds = throttle_seconds
         self._body_request_id = body_request_id
         self._buckets = keys.buckets if keys is not None else (f"{vendor}:ip",)
@@ -143,24 +171,39 @@ class VendorHttp:
         decoder: Callable[[bytes], Any] | None = None,
     ) -> Reply:
         """GET with retries, key rotation and the shared rate limit. The body is decoded by
-        `decoder` (a typed decoder that also validates the shape), else as plain JSON."""
+        `decoder` (a typed decoder that also validates the shape), else as plain JSON.
+
+        A key the vendor refuses is parked in every process (RateLimiter.refuse) and the
+        request moves to the next key without spending an attempt; only when every key
+        is refused does the fetch fail (AuthError). A plan limit fails at once (PlanError)
+        and parks nothing: the other keys share the plan."""
         url = self.resolve(url_or_path).copy_merge_params(dict(params))
         last = "no attempt made"
         last_throttled = False
-        for attempt in range(1, self.retry.max_attempts + 1):
+        attempt = 0
+        while attempt < self.retry.max_attempts:
             lease, exhausted = self._acquire(weight)
+            if isinstance(exhausted, KeysRefused):
+                raise self._all_refused(symbol, window, exhausted)
             if exhausted is not None:
-                raise self._rate_limited(symbol, window, exhausted)
+                raise self._rate_limited(symbol, window, exhausted, last if attempt else None)
             assert lease is not None
-            outcome = self._attempt(url, lease, attempt, trace, rows_key, decoder)
+            outcome = self._attempt(url, lease, attempt + 1, trace, rows_key, decoder)
             if isinstance(outcome, Reply):
                 return outcome
             kind, reason, delay = outcome
-            last, last_throttled = reason, kind == "throttle"
-            if kind == "auth":
+            if kind == "refused":
                 assert self.keys is not None
-                refused = f"{self.keys.describe(lease.index)} was refused ({reason})"
-                raise AuthError(self.vendor, symbol, window, refused)
+                self.limiter.refuse(lease.bucket, self.refused_park_s, reason)
+                log.warning(
+                    "%s %s %s: %s was refused (%s); parked %.0fs in every process, trying the next key",
+                    *(self.vendor, symbol, window, self.keys.describe(lease.index), reason, self.refused_park_s),
+                )
+                continue
+            attempt += 1
+            last, last_throttled = reason, kind == "throttle"
+            if kind == "plan":
+                raise PlanError(self.vendor, symbol, window, f"the plan does not cover this request: {reason}")
             if kind == "fatal":
                 raise VendorError(self.vendor, symbol, window, reason)
             if kind == "throttle":
@@ -189,7 +232,14 @@ class VendorHttp:
         except BudgetExhausted as exc:
             return None, exc
 
-    def _rate_limited(self, symbol: str, window: str, exc: BudgetExhausted) -> RateLimitedError:
+    def _all_refused(self, symbol: str, window: str, exc: KeysRefused) -> AuthError:
+        assert self.keys is not None
+        parts = [f"{self.keys.describe(i)}: {exc.reasons[b]}" for i, b in enumerate(self._buckets) if b in exc.reasons]
+        return AuthError(self.vendor, symbol, window, "every key was refused (" + "; ".join(parts) + ")")
+
+    def _rate_limited(
+        self, symbol: str, window: str, exc: BudgetExhausted, last: str | None = None
+    ) -> RateLimitedError:
         who = f"{len(self._buckets)} key(s)" if self.keys is not None else "the per-IP budget"
         nxt = "" if exc.next_free_s is None else f"; next slot in {exc.next_free_s:.1f}s"
         return RateLimitedError(
@@ -197,7 +247,8 @@ class VendorHttp:
             symbol,
             window,
             f"budget of {who} ({self.limits.describe()}) stayed spent past "
-            f"max_wait_seconds={self.limits.max_wait_seconds:g} (waited {exc.waited_s:.1f}s{nxt})",
+            f"max_wait_seconds={self.limits.max_wait_seconds:g} (waited {exc.waited_s:.1f}s{nxt})"
+            + (f"; last answer: {last}" if last else ""),
         )
 
     def _attempt(
@@ -205,16 +256,20 @@ class VendorHttp:
         decoder: Callable[[bytes], Any] | None = None,
     ) -> Reply | tuple[str, str, float]:
         """One request. Returns the Reply, or (kind, reason, delay) with kind in
-        auth | fatal | throttle | retry."""
+        refused | plan | fatal | throttle | retry."""
         request_id = f"{self.vendor}-{uuid.uuid4().hex[:20]}"
         send_url = url
+        headers = {"X-Request-ID": request_id}
         if self.keys is not None:
-            send_url = url.copy_set_param(self.key_param or "", self.keys.key(lease.index))
+            if self.key_header:
+                headers[self.key_header] = self.key_header_format.format(key=self.keys.key(lease.index))
+            else:
+                send_url = url.copy_set_param(self.key_param or "", self.keys.key(lease.index))
         started = time.perf_counter()
         response: httpx.Response | None = None
         transport_error: str | None = None
         try:
-            response = self._http().get(send_url, headers={"X-Request-ID": request_id})
+            response = self._http().get(send_url, headers=headers)
         except httpx.TimeoutException as exc:
             transport_error = f"timeout ({type(exc).__name__})"
         except httpx.TransportError as exc:
@@ -226,7 +281,8 @@ class VendorHttp:
         safe_url = self.scrub(str(url))
 
         def record(status: int | None, rows: int | None, rid: str, error: str | None) -> None:
-            rec = RequestRecord(self.vendor, safe_url, status, rows, duration, rid, attempt, key_name, error)
+            rec = RequestRecord(self.vendor, safe_url, status, rows, duration, rid, attempt, key_name,
+                                self.scrub(error)[:300] if error else None)
             trace.records.append(rec)
             log.debug(
                 "GET %s -> %s in %.3fs rows=%s id=%s%s",
@@ -241,30 +297,63 @@ class VendorHttp:
             return "retry", reason, self.retry.backoff(attempt)
 
         status = response.status_code
-        body, decode_error = _decode(response, decoder)
+        body, decode_error = _decode(response, decoder if status < 300 else None)
         rid = self._request_id(body) or request_id
-        if self._is_auth(response):
-            record(status, None, rid, f"HTTP {status}")
-            return "auth", f"HTTP {status}", 0.0
-        throttle = self._throttle(response)
+        said = self.vendor_words(response) if status >= 300 else ""
+        reason = f"HTTP {status}: {said}" if said else f"HTTP {status}"
+        verdict = self._judge(response, said)
+        if verdict is not None and verdict.kind in ("refused", "plan"):
+            record(status, None, rid, reason)
+            return verdict.kind, reason, 0.0
+        throttle = verdict.park_s if verdict is not None else self._throttle(response)
         if throttle is not None:
-            record(status, None, rid, f"HTTP {status}")
+            record(status, None, rid, reason)
             delay = self.retry.throttle_delay(throttle if throttle >= 0 else None, attempt)
-            return "throttle", f"HTTP {status} (rate limited)", delay
+            return "throttle", f"{reason} (rate limited)", delay
         if status >= 500:
             retry_after = parse_retry_after(response.headers.get("Retry-After"))
-            record(status, None, rid, f"HTTP {status}")
+            record(status, None, rid, reason)
             delay = self.retry.throttle_delay(retry_after, attempt)
-            return "retry", f"HTTP {status}", delay
+            return "retry", reason, delay
         if status >= 300:
-            snippet = self.scrub(response.text[:200].strip())
-            record(status, None, rid, f"HTTP {status}")
-            return "fatal", f"HTTP {status}: {snippet}" if snippet else f"HTTP {status}", 0.0
+            record(status, None, rid, reason)
+            return "fatal", reason, 0.0
         if decode_error is not None:
             record(status, None, rid, decode_error)
             return "retry", f"{decode_error} (HTTP {status})", self.retry.backoff(attempt)
         record(status, _count_rows(body, rows_key), rid, None)
         return Reply(body, rid, status, response.headers, lease.bucket)
+
+    def vendor_words(self, response: httpx.Response) -> str:
+        """What the vendor said in an error body, redacted and cut to 300 characters: the
+        message field of a JSON body (message / error / error_message / msg / warning),
+        else the body's text."""
+        text = response.text.strip()
+        try:
+            body = orjson.loads(response.content) if text else None
+        except (ValueError, UnicodeDecodeError):
+            body = None
+        if isinstance(body, dict):
+            for name in ("message", "error", "error_message", "msg", "warning", "errors"):
+                if body.get(name):
+                    text = str(body[name])
+                    if name == "msg" and "code" in body:
+                        text = f"{text} (code {body['code']})"
+                    break
+        elif text.startswith("<"):
+            text = "an HTML page"  # a proxy's or WAF's page says nothing useful, whole
+        return self.scrub(" ".join(text.split()))[:300]
+
+    def _judge(self, response: httpx.Response, said: str) -> Verdict | None:
+        if self.keys is None or response.status_code < 400:
+            return None  # key-less vendors' 401/403 (e.g. a WAF) fall through to "fatal"
+        if self._judge_response is not None:
+            verdict = self._judge_response(response, said)
+            if verdict is not None:
+                return verdict
+        if response.status_code in (401, 403):
+            return Verdict("refused")
+        return None
 
     def _request_id(self, body: Any) -> str | None:
         if self._body_request_id and isinstance(body, dict):
@@ -272,13 +361,6 @@ class VendorHttp:
             if isinstance(value, str) and value:
                 return self.scrub(value)[:100]
         return None
-
-    def _is_auth(self, response: httpx.Response) -> bool:
-        if self.keys is None:
-            return False  # key-less vendors' 401/403 (e.g. a WAF) fall through to "fatal"
-        if response.status_code in (401, 403):
-            return True
-        return self._is_auth_failure is not None and self._is_auth_failure(response)
 
     def _throttle(self, response: httpx.Response) -> float | None:
         """Seconds the vendor asked us to wait; -1.0: throttled, no hint; None: not throttled."""

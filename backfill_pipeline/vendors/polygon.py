@@ -1,11 +1,21 @@
 """Polygon.io (Massive) aggregates: /v2/aggs/ticker/{ticker}/range/{mult}/{timespan}/{from}/{to}.
 
-Requests are planned from the page size: `limit` caps the *base* (minute) aggregates a
-response covers at 50000, and Polygon returns pre- and after-market minutes (04:00-20:00
-New York, 960 per session), so a request covers ~52 sessions: one year of 1m bars is
-5 requests. Each planned window ends at a New York midnight, so windows never overlap;
-if a window still overflows, we follow `next_url` (a cursor; we add the key again, and the
-link is re-rooted on our base URL so the key only goes to the configured host).
+One request covers the whole range asked for and `next_url` is followed to its end:
+`limit` caps the *base* (minute) aggregates a page covers (at most 50000; Polygon returns
+pre- and after-market minutes, 960 a session), so one year of 1m bars is 5 full pages
+and whatever page size the vendor really uses, every page but the last is full: requests
+are ceil(bars / page size), the floor. (Planning windows ahead instead ends each window
+on a partial page when the vendor pages smaller than planned: 17 requests for 14.)
+
+A cursor (`next_url`) carries only limit/sort, and Polygon adjusts by default, so every
+follow-up re-sends the first request's query (`adjusted`, `sort`, `limit`) beside the
+cursor, and a page whose `adjusted` echo differs from what was asked is an error: raw and
+split-adjusted pages must never mix. The link is re-rooted on our base URL so the key
+only goes to the configured host.
+
+Errors: 401 is a refused key (parked, the next key takes over); 403 NOT_AUTHORIZED "You
+are not entitled to this data" / "Your plan doesn't include this data timeframe" is a plan
+limit (PlanError with Polygon's words; other keys are not burnt on it).
 
 A minute without trades has no bar. Daily bars are stamped midnight New York by Polygon;
 we label them with the session date at 00:00 UTC. Bars are unadjusted by default: raw
@@ -16,17 +26,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import httpx
 import pandas as pd
 
 from ..bars import empty_bars, normalize_bars
-from ..markets import EXTENDED_SESSION_MINUTES, Market, get_market
+from ..markets import Market, get_market
+from .base import PlanError
 from .client import ClientOptions, HttpClientBase
+from .http import Verdict
 from .polygon_reference import PolygonReferenceMixin
 from .polygon_wire import aggs_frame, decode_aggs_page
 from .results import VendorFetchResult
 from .symbols import polygon_ticker
 from .trace import FetchTrace
-from .windows import clip_and_dedupe, day_chunks, describe_window, keep_session_hours, to_label, to_utc
+from .windows import clip_and_dedupe, describe_window, keep_session_hours, to_label, to_utc
 
 DEFAULT_BASE_URL = "https://api.polygon.io"
 MAX_PAGE_LIMIT = 50_000
@@ -39,7 +52,18 @@ TIMESPANS: dict[str, tuple[int, str]] = {
     "4h": (4, "hour"),
     "1d": (1, "day"),
 }
-_MAX_PAGES_PER_WINDOW = 1_000  # a cursor loop must end in an error, not run forever
+_MAX_PAGES = 100_000  # a cursor loop must end in an error, not run forever
+_PLAN_WORDS = ("not entitled", "plan doesn't include", "plan does not include", "upgrade your plan")
+
+
+def judge_response(response: httpx.Response, said: str) -> Verdict | None:
+    """Polygon's error semantics: 403 NOT_AUTHORIZED / "not entitled" is the plan, any other
+    401/403 the key (Polygon answers an unknown key with 401 "Unknown API Key")."""
+    if response.status_code == 403 and (
+        "NOT_AUTHORIZED" in response.text or any(w in said.lower() for w in _PLAN_WORDS)
+    ):
+        return Verdict("plan")
+    return None
 
 
 class PolygonClient(PolygonReferenceMixin, HttpClientBase):
@@ -61,7 +85,7 @@ class PolygonClient(PolygonReferenceMixin, HttpClientBase):
     ):
         if not 1 <= page_limit <= MAX_PAGE_LIMIT:
             raise ValueError(f"page_limit must be within 1..{MAX_PAGE_LIMIT}")
-        super().__init__(base_url, api_keys, "apiKey", options, body_request_id="request_id")
+        super().__init__(base_url, api_keys, "apiKey", options, body_request_id="request_id", judge=judge_response)
         self.market = get_market(market) if isinstance(market, str) else market
         self.adjusted = adjusted
         self.extended_hours = extended_hours
@@ -85,27 +109,26 @@ class PolygonClient(PolygonReferenceMixin, HttpClientBase):
         mkt = self._market(symbol, market)
         ticker = polygon_ticker(symbol, mkt)
         multiplier, timespan = TIMESPANS[timeframe]
-        trace = FetchTrace()
-        if timeframe == "1d":
-            lo, hi = to_label(start), to_label(end)
-            frames = []
-            if lo < hi:
-                window = describe_window(timeframe, lo, hi)
-                last = (hi - pd.Timedelta(days=1)).strftime("%Y-%m-%d")
-                frames = self._aggs(ticker, symbol, multiplier, timespan, lo.strftime("%Y-%m-%d"), last, window, trace)
-            bars = _daily_labels(_concat(frames), mkt)
-            bars = clip_and_dedupe(bars, lo.tz_localize("UTC"), hi.tz_localize("UTC"))
-        else:
-            lo, hi = to_utc(start), to_utc(end)
-            per_session = EXTENDED_SESSION_MINUTES if not mkt.is_24_7 else 24 * 60
-            frames = []
-            plan = day_chunks(mkt, lo, hi, lambda is_session: per_session if is_session else 0, self.page_limit)
-            for c0, c1 in plan:
-                window = describe_window(timeframe, c0, c1)
-                frm, to = str(_ms(c0)), str(_ms(c1) - 1)  # `to` is inclusive: stop 1 ms short
-                frames += self._aggs(ticker, symbol, multiplier, timespan, frm, to, window, trace)
-            bars = clip_and_dedupe(_concat(frames), lo, hi)
-            bars = keep_session_hours(mkt, bars, extended_hours, self.extended_hours)
+        with self._traced() as trace:
+            if timeframe == "1d":
+                lo, hi = to_label(start), to_label(end)
+                frames = []
+                if lo < hi:
+                    window = describe_window(timeframe, lo, hi)
+                    last = (hi - pd.Timedelta(days=1)).strftime("%Y-%m-%d")
+                    frames = self._aggs(ticker, symbol, multiplier, timespan, lo.strftime("%Y-%m-%d"), last, window,
+                                        trace)
+                bars = _daily_labels(_concat(frames), mkt)
+                bars = clip_and_dedupe(bars, lo.tz_localize("UTC"), hi.tz_localize("UTC"))
+            else:
+                lo, hi = to_utc(start), to_utc(end)
+                frames = []
+                if lo < hi:
+                    window = describe_window(timeframe, lo, hi)
+                    frm, to = str(_ms(lo)), str(_ms(hi) - 1)  # `to` is inclusive: stop 1 ms short
+                    frames = self._aggs(ticker, symbol, multiplier, timespan, frm, to, window, trace)
+                bars = clip_and_dedupe(_concat(frames), lo, hi)
+                bars = keep_session_hours(mkt, bars, extended_hours, self.extended_hours)
         out = normalize_bars(bars) if len(bars) else empty_bars()
         return VendorFetchResult.from_trace(out, trace)
 
@@ -121,14 +144,15 @@ class PolygonClient(PolygonReferenceMixin, HttpClientBase):
         trace: FetchTrace,
     ) -> list[pd.DataFrame]:
         url = f"/v2/aggs/ticker/{ticker}/range/{multiplier}/{timespan}/{frm}/{to}"
-        params: dict[str, str | int] = {
+        query: dict[str, str | int] = {
             "adjusted": "true" if self.adjusted else "false",
             "sort": "asc",
             "limit": self.page_limit,
         }
+        params = query
         frames: list[pd.DataFrame] = []
         seen_links: set[str] = set()
-        for _ in range(_MAX_PAGES_PER_WINDOW):
+        for _ in range(_MAX_PAGES):
             reply = self._http.get_json(url, params, symbol=symbol, window=window, trace=trace, rows_key="results",
                                         decoder=decode_aggs_page)
             frame, next_url = self._parse_aggs(reply.body, symbol, window)
@@ -136,21 +160,31 @@ class PolygonClient(PolygonReferenceMixin, HttpClientBase):
                 frames.append(frame)
             if not next_url:
                 return frames
-            # next_url carries the cursor (and the query it encodes); only the key is re-added.
-            link = str(self._http.resolve(next_url))
-            if link in seen_links:
+            link = self._http.resolve(next_url)
+            if str(link) in seen_links:
                 raise self._page_error(symbol, window, "next_url repeated a cursor already followed")
-            seen_links.add(link)
-            url, params = link, {}
-        raise self._page_error(symbol, window, f"more than {_MAX_PAGES_PER_WINDOW} pages in one window")
+            seen_links.add(str(link))
+            # The cursor carries limit/sort only: re-send the rest of our query (the
+            # link's own parameters win where it has them).
+            url, params = str(link), {k: v for k, v in query.items() if k not in link.params}
+        raise self._page_error(symbol, window, f"more than {_MAX_PAGES} pages")
 
     def _parse_aggs(self, body: object, symbol: str, window: str) -> tuple[pd.DataFrame, str | None]:
         if not isinstance(body, dict):
             raise self._page_error(symbol, window, f"unexpected body type {type(body).__name__}")
         status = body.get("status")
+        if status == "NOT_AUTHORIZED":
+            detail = self._http.scrub(str(body.get("message") or body.get("error") or ""))
+            raise PlanError(self.vendor, symbol, window, f"the plan does not cover this request: {detail}".strip())
         if status not in ("OK", "DELAYED"):
             detail = body.get("error") or body.get("message") or ""
             raise self._page_error(symbol, window, f"status {status!r} {detail}".strip())
+        echo = body.get("adjusted")
+        if echo is not None and echo != self.adjusted:
+            raise self._page_error(
+                symbol, window,
+                f"page answered adjusted={str(echo).lower()} to a request for adjusted={str(self.adjusted).lower()}",
+            )
         results = body.get("results")
         count = body.get("resultsCount")
         next_url = body.get("next_url") or None

@@ -31,6 +31,7 @@ class AggsPage(msgspec.Struct):
     resultsCount: int | None = None  # noqa: N815 - Polygon's field name
     next_url: str | None = None
     request_id: str | None = None
+    adjusted: bool | None = None  # the page's echo of the `adjusted` it was computed with
     error: str | None = None
     message: str | None = None
 

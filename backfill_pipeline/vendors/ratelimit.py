@@ -45,6 +45,15 @@ class BudgetExhausted(Exception):
         super().__init__(f"waited {waited_s:.1f}s; next free slot in {nxt}")
 
 
+class KeysRefused(BudgetExhausted):
+    """Every bucket is parked as refused by the vendor (see RateStore.refuse); `reasons`
+    maps bucket -> the vendor's redacted words. Callers turn it into AuthError."""
+
+    def __init__(self, reasons: dict[str, str]):
+        self.reasons = reasons
+        super().__init__(0.0, None)
+
+
 class RateLimiter:
     def __init__(
         self,
@@ -94,6 +103,8 @@ class RateLimiter:
             now = self._monotonic()
             if isinstance(result, Grant):
                 return Lease(result.slot_id, result.index, buckets[result.index], now - start)
+            if result.refused is not None:
+                raise KeysRefused(result.refused)
             remaining = deadline - now
             # Fail fast when the wait is known to exceed the bound; an estimate that hangs
             # on an in-flight request is only an upper bound, so keep polling those.
@@ -109,6 +120,10 @@ class RateLimiter:
     def block(self, bucket: str, seconds: float) -> None:
         """Keep a bucket idle for `seconds`, in every process (after a 429 / Retry-After)."""
         self.store.block(bucket, seconds)
+
+    def refuse(self, bucket: str, seconds: float, reason: str) -> None:
+        """Park a key the vendor refused, in every process, with the vendor's reason."""
+        self.store.refuse(bucket, seconds, reason)
 
     def close(self) -> None:
         self.store.dispose()

@@ -34,6 +34,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    Text,
     create_engine,
     delete,
     event,
@@ -65,6 +66,9 @@ class Grant:
 class Denial:
     wait_s: float  # until the earliest bucket can take the request
     pending: bool  # that estimate hinges on an in-flight request, so it is an upper bound
+    # Every bucket is parked as refused (bucket -> the vendor's redacted words): waiting
+    # cannot help, the caller fails at once.
+    refused: dict[str, str] | None = None
 
 
 class RateStore:
@@ -90,6 +94,16 @@ class RateStore:
             md,
             Column("bucket", String(80), primary_key=True),
             Column("until", Float(53), nullable=False),
+        )
+        # Keys the vendor refused (401/403 "invalid key"): parked like a block, but with the
+        # vendor's reason, so every process skips them and, once all are refused, fails at
+        # once naming why instead of waiting for budget that will never come.
+        self.refusals = Table(
+            "vendor_rate_refusals",
+            md,
+            Column("bucket", String(80), primary_key=True),
+            Column("until", Float(53), nullable=False),
+            Column("reason", Text, nullable=False),
         )
         self.scopes = Table("vendor_rate_scopes", md, Column("scope", String(80), primary_key=True))
         self._metadata = md
@@ -151,9 +165,21 @@ class RateStore:
                     )
                 ).all()
             }
+            refused = {
+                b: r
+                for b, r in conn.execute(
+                    select(self.refusals.c.bucket, self.refusals.c.reason).where(
+                        self.refusals.c.bucket.in_(buckets), self.refusals.c.until > now
+                    )
+                ).all()
+            }
+            if len(refused) == len(set(buckets)):
+                return Denial(math.inf, False, refused)
             best: tuple[float, int] | None = None
             wait, wait_pending = math.inf, False
             for index, bucket in enumerate(buckets):
+                if bucket in refused:
+                    continue
                 if bucket in blocked:
                     if blocked[bucket] - now < wait:
                         wait, wait_pending = blocked[bucket] - now, False
@@ -226,6 +252,28 @@ class RateStore:
                     index_elements=["bucket"], set_={"until": func.max(self.blocks.c.until, stmt.excluded.until)}
                 )
             conn.execute(stmt)
+
+    def refuse(self, bucket: str, seconds: float, reason: str) -> None:
+        """Park `bucket` as refused by the vendor for `seconds`, with the vendor's (redacted) reason."""
+        self._ensure_schema()
+        with self._transaction(None) as (conn, now):
+            values = {"bucket": bucket, "until": now + seconds, "reason": reason[:500]}
+            if self._is_pg:
+                pg_stmt = pg_dialect.insert(self.refusals).values(**values)
+                conn.execute(pg_stmt.on_conflict_do_update(
+                    index_elements=["bucket"], set_={"until": pg_stmt.excluded.until, "reason": pg_stmt.excluded.reason}
+                ))
+            else:
+                lite = sqlite_dialect.insert(self.refusals).values(**values)
+                conn.execute(lite.on_conflict_do_update(
+                    index_elements=["bucket"], set_={"until": lite.excluded.until, "reason": lite.excluded.reason}
+                ))
+
+    def clear_refusal(self, bucket: str) -> None:
+        """Forget a refusal (an operator fixed the key; also used by tests)."""
+        self._ensure_schema()
+        with self._transaction(None) as (conn, _):
+            conn.execute(delete(self.refusals).where(self.refusals.c.bucket == bucket))
 
     def usage(self, bucket: str, rate: Rate) -> int:
         """Units of `rate` used by `bucket` in its current window (for tests and benchmarks)."""

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
 import pandas as pd
 
@@ -40,36 +38,6 @@ def fixed_chunks(start: pd.Timestamp, end: pd.Timestamp, span: pd.Timedelta) -> 
         out.append((lo, hi))
         lo = hi
     return out
-
-
-def day_chunks(
-    market: Market, start: pd.Timestamp, end: pd.Timestamp, units_per_day: Callable[[bool], int], budget: int
-) -> list[Window]:
-    """[start, end) cut at local midnights into windows whose expected size fits `budget`.
-
-    Each calendar day of the market's timezone costs units_per_day(is_session); days are
-    grouped greedily, so a non-session day costs nothing and joins its neighbours. A single
-    day larger than the budget gets a window of its own (the vendor then paginates).
-    """
-    if start >= end:
-        return []
-    tz = market.timezone
-    first = start.tz_convert(tz).date()
-    last = end.tz_convert(tz).date()
-    days = pd.date_range(first, last, freq="D")
-    sessions = set(sessions_in_range(market, first, last)) if not market.is_24_7 else set(days)
-    cuts: list[pd.Timestamp] = []
-    used = 0
-    for day in days:
-        cost = units_per_day(day in sessions)
-        if used > 0 and used + cost > budget:
-            cut = day.tz_localize(tz).tz_convert("UTC")
-            if start < cut < end:
-                cuts.append(cut)
-            used = 0
-        used += cost
-    bounds = [start, *cuts, end]
-    return list(zip(bounds[:-1], bounds[1:], strict=True))
 
 
 def session_mask(market: Market, ts: pd.Series) -> np.ndarray:

@@ -86,4 +86,7 @@ vendor_requests = sa.Table(
     sa.Column("attempt", sa.Integer),
     sa.Column("api_key", sa.String(32)),  # "key #1 of 2": by position, never the key
     sa.Column("fetched_at", sa.DateTime(timezone=True), nullable=False),
+    # why the request did not give a page: the vendor's (redacted) words, "timeout", or why
+    # the body did not decode; None for a good page
+    sa.Column("error", sa.Text),
 )

@@ -70,6 +70,14 @@ class Warehouse:
         metadata.create_all(self.engine)
         if not had_stats:
             self.rebuild_session_stats()
+        self._add_request_error_column()
+
+    def _add_request_error_column(self) -> None:
+        """vendor_requests.error arrived after the table; add it to older warehouses (nullable)."""
+        names = {c["name"] for c in sa.inspect(self.engine).get_columns(vendor_requests.name)}
+        if "error" not in names:
+            with self.engine.begin() as conn:
+                conn.execute(sa.text(f"ALTER TABLE {vendor_requests.name} ADD COLUMN error TEXT"))
 
     def rebuild_session_stats(self) -> None:
         """Recompute `bar_sessions` from `bars` (for warehouses written before it existed)."""
@@ -137,11 +145,14 @@ class Warehouse:
                 conn.execute(vendor_requests.insert(), list(request_rows))
         return written
 
-    def log_fetches(self, fetch_rows: Sequence[dict[str, Any]]) -> None:
-        """Record fetch attempts that wrote nothing (failures)."""
-        if fetch_rows:
+    def log_fetches(self, fetch_rows: Sequence[dict[str, Any]], request_rows: Sequence[dict[str, Any]] = ()) -> None:
+        """Record fetch attempts that wrote nothing (failures), with the requests they made."""
+        if fetch_rows or request_rows:
             with self.transaction() as conn:
-                conn.execute(fetch_log.insert(), list(fetch_rows))
+                if fetch_rows:
+                    conn.execute(fetch_log.insert(), list(fetch_rows))
+                if request_rows:
+                    conn.execute(vendor_requests.insert(), list(request_rows))
 
     def read_bars(
         self, market: str, timeframe: str, symbol: str, first_session: dt.date, last_session: dt.date

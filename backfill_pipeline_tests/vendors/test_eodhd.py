@@ -73,6 +73,8 @@ class FakeEodhd:
 @pytest.fixture
 def fake(server: HTTPServer) -> FakeEodhd:
     fake = FakeEodhd()
+    # no splits: daily volume needs no un-adjusting (test_recorded_eodhd covers AAPL's)
+    server.expect_request(re.compile(r"^/api/splits/.*")).respond_with_json([])
     server.expect_request(re.compile(r"^/api/intraday/.*")).respond_with_handler(fake.intraday)
     server.expect_request(re.compile(r"^/api/eod/.*")).respond_with_handler(fake.eod)
     return fake
@@ -102,8 +104,8 @@ def test_intraday_costs_five_calls_of_the_daily_quota(server: HTTPServer, fake: 
     c.fetch_bars("AAPL", "1h", pd.Timestamp("2024-01-02", tz="UTC"), pd.Timestamp("2024-01-05", tz="UTC"))
     c.fetch_bars("AAPL", "1d", pd.Timestamp("2024-01-02"), pd.Timestamp("2024-01-05"))
     bucket = c._http.buckets[0]
-    assert limiter.store.usage(bucket, minute) == 2
-    assert limiter.store.usage(bucket, day) == 5 + 1
+    assert limiter.store.usage(bucket, minute) == 3  # intraday, eod, and the splits that un-adjust its volume
+    assert limiter.store.usage(bucket, day) == 5 + 1 + 1
 
 
 def test_equities_intraday_keeps_the_regular_session_by_default(server: HTTPServer, fake: FakeEodhd) -> None:
@@ -122,7 +124,7 @@ def test_equities_intraday_keeps_the_regular_session_by_default(server: HTTPServ
 
 def test_eod_bars_are_raw_and_labelled_by_date(server: HTTPServer, fake: FakeEodhd) -> None:
     result = client(server).fetch_bars("BRK.B", "1d", pd.Timestamp("2024-01-01"), pd.Timestamp("2024-01-06"))
-    assert fake.paths == ["/api/eod/BRK-B.US"]
+    assert fake.paths == ["/api/eod/BRK-B.US"] and result.requests == 2  # + /api/splits
     assert result.bars["ts"].tolist() == list(pd.date_range("2024-01-01", "2024-01-05", tz="UTC"))
     assert (result.bars["close"] == 1.5).all()  # not adjusted_close
     assert result.bars["vwap"].isna().all() and result.bars["trades"].isna().all()

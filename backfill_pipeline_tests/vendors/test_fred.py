@@ -112,7 +112,7 @@ def test_empty_window_is_empty_but_an_empty_page_mid_series_is_an_error(server: 
 def test_a_refused_key_is_an_auth_error(server: HTTPServer, fake: FakeFred) -> None:
     client = FredClient([KEY], base_url=server.url_for(""), options=options())
     assert len(client.fetch_series("DGS10", dt.date(2020, 1, 1), dt.date(2020, 1, 31)).frame) == 31
-    with pytest.raises(AuthError, match=r"fred: DGS10 .*key #1 of 1 was refused \(HTTP 400\)"):
+    with pytest.raises(AuthError, match=r"fred: DGS10 .*every key was refused \(key #1 of 1: HTTP 400: .*api_key"):
         FredClient(["0" * 32], base_url=server.url_for(""), options=options()).fetch_series(
             "DGS10", dt.date(2020, 1, 1), dt.date(2020, 1, 31)
         )

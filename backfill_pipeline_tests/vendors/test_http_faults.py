@@ -201,7 +201,7 @@ def test_refused_key_is_an_auth_error_by_position_and_not_retried(server: HTTPSe
     seen = script(server, status(401, body='{"status":"ERROR","error":"Unknown API Key"}'))
     with pytest.raises(AuthError) as info:
         client(server, keys=("expired-key-aaa",)).fetch_bars("AAPL", "1m", START, END)
-    assert "key #1 of 1 was refused (HTTP 401)" in str(info.value)
+    assert "every key was refused (key #1 of 1: HTTP 401: Unknown API Key)" in str(info.value)
     assert "expired-key-aaa" not in str(info.value)
     assert len(seen) == 1
 

@@ -16,7 +16,7 @@ from backfill_pipeline.bars import BAR_COLUMNS
 from backfill_pipeline.markets import get_market
 from backfill_pipeline.testing.fake_polygon import FakePolygon
 from backfill_pipeline.vendors.polygon import PolygonClient
-from backfill_pipeline.vendors.windows import day_chunks, session_mask
+from backfill_pipeline.vendors.windows import session_mask
 
 from .conftest import options
 
@@ -52,28 +52,28 @@ def test_next_url_pagination_returns_exactly_the_servers_bars(fake: FakePolygon)
     assert all(r.url.startswith(fake.url) and "cursor=" in r.url for r in result.records[1:])
 
 
-def test_requests_are_planned_from_the_page_size_without_overlap(fake: FakePolygon) -> None:
+@pytest.mark.parametrize("server_page, our_limit", [(2000, 2000), (5000, 50_000), (50_000, 50_000)])
+def test_requests_are_the_floor_whatever_the_vendors_page_size(
+    fake: FakePolygon, server_page: int, our_limit: int
+) -> None:
+    """One request per range, then next_url to its end: every page but the last is full, so
+    requests = ceil(bars / page size) even when the vendor pages smaller than we ask."""
+    fake.max_limit = server_page
     start, end = utc("2024-03-01"), utc("2024-05-01")
-    client = PolygonClient([KEY], base_url=fake.url, options=options(), page_limit=2000)
+    client = PolygonClient([KEY], base_url=fake.url, options=options(), page_limit=our_limit)
     result = client.fetch_bars("AAPL", "1m", start, end, extended_hours=True)
-    market = get_market("us_equities")
-    plan = day_chunks(market, start, end, lambda s: 960 if s else 0, 2000)
-    sessions = 43  # XNYS sessions in March and April 2024
-    assert result.requests == len(plan) == math.ceil(sessions / 2)
     expected = server_minutes(fake, "AAPL", start, end)
+    assert result.requests == math.ceil(len(expected) / server_page)
     assert result.bars["ts"].tolist() == expected.tolist()
     served = fake.stats.served_ts["AAPL"]
-    assert len(served) == len(set(served)) == len(expected)  # no bar served twice at chunk edges
-    assert all(r.rows and r.rows <= 2000 for r in result.records)  # each window fit one page
+    assert len(served) == len(set(served)) == len(expected)  # no bar served twice at page edges
+    assert all(r.rows == server_page for r in result.records[:-1])  # only the last page is partial
 
 
-def test_one_year_of_1m_is_five_requests() -> None:
-    market = get_market("us_equities")
-    plan = day_chunks(market, utc("2023-01-01"), utc("2024-01-01"), lambda s: 960 if s else 0, 50_000)
-    assert len(plan) == 5
-    assert all(lo.tz_convert("America/New_York").hour == 0 for lo, _ in plan[1:])  # cut at NY midnight
-    crypto = day_chunks(get_market("crypto"), utc("2023-01-01"), utc("2024-01-01"), lambda s: 1440, 50_000)
-    assert len(crypto) == 11
+def test_one_year_of_1m_is_five_requests(fake: FakePolygon) -> None:
+    start, end = utc("2023-01-01"), utc("2024-01-01")
+    result = PolygonClient([KEY], base_url=fake.url, options=options()).fetch_bars("AAPL", "1m", start, end)
+    assert result.requests == math.ceil(len(server_minutes(fake, "AAPL", start, end)) / 50_000) == 5
 
 
 def test_intraday_equities_default_to_the_regular_session(fake: FakePolygon) -> None:
