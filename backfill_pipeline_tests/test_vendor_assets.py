@@ -116,3 +116,21 @@ def test_missing_keys_fail_the_run_with_the_variable_name(instance, warehouse_ur
     wh = Warehouse(warehouse_url)
     assert wh.bar_counts("us_equities", "1m", dt.date(2024, 3, 7), dt.date(2024, 3, 7)).empty  # nothing written
     wh.dispose()
+
+
+def test_a_refused_second_key_is_parked_and_the_backfill_stores_every_bar(instance, warehouse_url, monkeypatch):
+    instance.add_dynamic_partitions("us_equities_symbols", ["NVDA"])
+    with FakePolygon(keys={"k1"}) as server:  # k2 answers 401 "Unknown API Key"
+        result = _run(instance, warehouse_url, monkeypatch, server.url, "k1,k2", ["1m"],
+                      "2024-03-07|AAPL", "2024-03-12|NVDA")
+        assert result.success
+        seen = server.stats.requests
+    wh = Warehouse(warehouse_url)
+    counts = wh.bar_counts("us_equities", "1m", dt.date(2024, 3, 7), dt.date(2024, 3, 12))
+    assert len(counts) == 3 * 4 and counts["bars"].tolist() == [390] * 12  # every bar of 3 symbols x 4 sessions
+    with wh.engine.connect() as conn:
+        requests = conn.execute(sa.select(vendor_requests)).mappings().all()
+    assert len(requests) == seen == 3 + 1  # one page per symbol, and k2's single refused request
+    refused = [r for r in requests if r["http_status"] == 401]
+    assert [(r["api_key"], r["error"]) for r in refused] == [("key #2 of 2", "HTTP 401: Unknown API Key")]
+    wh.dispose()
