@@ -58,7 +58,7 @@ def test_a_silently_empty_page_is_audited(httpserver: HTTPServer, warehouse_url:
     body = {"ticker": "AAPL", "status": "OK", "adjusted": False, "request_id": "r-empty"}  # no resultsCount
     seen = _serve(httpserver, Response(json.dumps(body), content_type="application/json"))
     requests, fetches, error = _audit(warehouse_url, httpserver)
-    assert "empty page" in error
+    assert "empty page" in error and {f["status"] for f in fetches} == {"error"}
     assert len(requests) == len(seen) == 1 and requests[0]["http_status"] == 200
     assert requests[0]["request_id"] == "r-empty"
 
