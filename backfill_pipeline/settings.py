@@ -16,6 +16,7 @@ from backfill_pipeline.features.windows import FeatureWindows
 from backfill_pipeline.macro.series import MacroConfig
 from backfill_pipeline.markets import CALENDAR_START, HOURS, MARKETS, Market, get_market, with_hours
 from backfill_pipeline.timeframes import DEFAULT_FETCHED, derivation_sources, get_timeframe
+from backfill_pipeline.vendors.limits import VendorLimits, default_limits, limits_from_env
 
 GRAINS = ("daily", "weekly", "monthly")
 VENDORS = ("demo", "polygon", "eodhd", "binance")
@@ -49,6 +50,13 @@ class Settings:
     features: FeatureWindows = FeatureWindows()  # BACKFILL_FEATURE_WINDOWS, BACKFILL_FEATURE_LOOKBACK_BARS
     macro: MacroConfig = MacroConfig()  # BACKFILL_MACRO_VENDOR, _REQUIRED, _OPTIONAL, _STALENESS
     automation: AutomationConfig = AutomationConfig()  # BACKFILL_SCHEDULE_*, BACKFILL_GAP_*, ... (automation_settings.py)
+    # per-key budgets by plan: BACKFILL_<VENDOR>_REQUESTS_PER_WINDOW, _WINDOW_SECONDS, _MAX_WAIT_SECONDS,
+    # BACKFILL_EODHD_DAILY_CALLS (vendors/limits.py); None: the documented free tiers
+    vendor_limits: Mapping[str, VendorLimits] | None = None
+
+    def limits(self, vendor: str) -> VendorLimits:
+        """`vendor`'s per-key budget as configured (the documented free tier by default)."""
+        return (self.vendor_limits or {}).get(vendor) or default_limits(vendor)
 
     def fetched_timeframes(self, market: str) -> tuple[str, ...]:
         return (self.fetched or {}).get(market, DEFAULT_FETCHED)
@@ -112,12 +120,13 @@ class Settings:
         try:
             features, macro = FeatureWindows.from_env(env), MacroConfig.from_env(env)
             automation = AutomationConfig.from_env(env)
+            vendor_limits = limits_from_env(env)
         except ValueError as exc:
             raise SettingsError(str(exc)) from None
         return cls(
             partition_grain=grain, partitions_start=start, fetched=fetched, vendors=vendors, hours=hours,
             no_trades_tolerance=tolerance, freshness_sessions=freshness, corporate_actions_vendor=actions_vendor,
-            features=features, macro=macro, automation=automation,
+            features=features, macro=macro, automation=automation, vendor_limits=vendor_limits,
         )
 
 

@@ -134,3 +134,29 @@ def test_a_refused_second_key_is_parked_and_the_backfill_stores_every_bar(instan
     refused = [r for r in requests if r["http_status"] == 401]
     assert [(r["api_key"], r["error"]) for r in refused] == [("key #2 of 2", "HTTP 401: Unknown API Key")]
     wh.dispose()
+
+
+def test_plan_budgets_come_from_the_environment_every_run_reads(monkeypatch, warehouse_url):
+    from backfill_pipeline.vendors.limits import DEFAULT_LIMITS, Rate
+
+    settings = Settings.from_env({"BACKFILL_POLYGON_REQUESTS_PER_WINDOW": "100", "BACKFILL_POLYGON_WINDOW_SECONDS": "1",
+                                  "BACKFILL_EODHD_DAILY_CALLS": "100000"})
+    assert settings.limits("polygon").rates == (Rate(100, 1.0),)
+    assert settings.limits("eodhd").rates[1] == Rate(100_000, 86_400.0)
+    assert Settings.from_env({}).limits("polygon") == DEFAULT_LIMITS["polygon"]  # the free tier: 5 a minute
+    for name, raw in (("BACKFILL_POLYGON_REQUESTS_PER_WINDOW", "lots"), ("BACKFILL_FRED_WINDOW_SECONDS", "0"),
+                      ("BACKFILL_EODHD_DAILY_CALLS", "-3")):
+        with pytest.raises(SettingsError, match=f"{name}='{raw}'"):
+            Settings.from_env({name: raw})
+    # the resource reads the run process's environment, so schedule, sensor, UI and CLI runs alike get it
+    resource = PolygonResource(warehouse=WarehouseResource(url=warehouse_url), api_keys="k1")
+    assert resource._limits() == DEFAULT_LIMITS["polygon"]
+    monkeypatch.setenv("BACKFILL_POLYGON_REQUESTS_PER_WINDOW", "6")
+    monkeypatch.setenv("BACKFILL_POLYGON_WINDOW_SECONDS", "10")
+    assert resource._limits().rates == (Rate(6, 10.0),)
+    # run config still wins for one run
+    assert PolygonResource(warehouse=WarehouseResource(url=warehouse_url), api_keys="k1",
+                           requests_per_window=2)._limits().rates == (Rate(2, 10.0),)
+    monkeypatch.setenv("BACKFILL_POLYGON_WINDOW_SECONDS", "soon")
+    with pytest.raises(dg.Failure, match="BACKFILL_POLYGON_WINDOW_SECONDS='soon'"):
+        resource._limits()

@@ -19,17 +19,23 @@ from backfill_pipeline.resources.warehouse import WarehouseResource
 from backfill_pipeline.vendor_config import VendorConfigError, check_base_url, key_list
 from backfill_pipeline.vendors.base import BarsClient
 from backfill_pipeline.vendors.client import ClientOptions
-from backfill_pipeline.vendors.limits import Rate, VendorLimits, default_limits
+from backfill_pipeline.vendors.limits import Rate, VendorLimits, limits_from_env
 from backfill_pipeline.vendors.ratelimit import RateLimiter
 from backfill_pipeline.vendors.retry import RetryPolicy
 
 
 class HttpVendorResource(dg.ConfigurableResource):
-    """Shared knobs: base URL (default: $<VENDOR>_BASE_URL or the vendor's own), limits, retries."""
+    """Shared knobs: base URL (default: $<VENDOR>_BASE_URL or the vendor's own), limits, retries.
+
+    The per-key budget comes from the environment of the run's own process
+    (BACKFILL_<VENDOR>_REQUESTS_PER_WINDOW, _WINDOW_SECONDS, _MAX_WAIT_SECONDS,
+    BACKFILL_EODHD_DAILY_CALLS; vendors/limits.py), so schedule, sensor, UI and CLI runs all
+    use the plan's budget; unset, the documented free tier. Run config below overrides it.
+    """
 
     warehouse: WarehouseResource
     base_url: str | None = None
-    requests_per_window: int | None = None  # override the published limit per key
+    requests_per_window: int | None = None  # override the environment's budget per key, for this run
     window_seconds: float | None = None
     max_wait_seconds: float | None = None  # wait for budget this long, then fail as rate limited
     max_attempts: int = 6
@@ -52,10 +58,14 @@ class HttpVendorResource(dg.ConfigurableResource):
         return {"options": self.options(), **({"base_url": base_url} if base_url else {})}
 
     def _limits(self) -> VendorLimits:
-        limits = default_limits(self.vendor_name)
-        if self.requests_per_window:
-            window = self.window_seconds or limits.rates[0].window_s
-            limits = VendorLimits((Rate(self.requests_per_window, window),), limits.max_wait_seconds)
+        try:
+            limits = limits_from_env(os.environ)[self.vendor_name]
+        except ValueError as exc:  # a bad budget variable: configuration, retrying cannot help
+            raise dg.Failure(f"{exc}; a configuration error: the step is not retried", allow_retries=False) from None
+        if self.requests_per_window or self.window_seconds:
+            first = limits.rates[0]
+            rate = Rate(self.requests_per_window or first.limit, self.window_seconds or first.window_s, first.weighted)
+            limits = VendorLimits((rate, *limits.rates[1:]), limits.max_wait_seconds)
         if self.max_wait_seconds is not None:
             limits = VendorLimits(limits.rates, self.max_wait_seconds)
         return limits

@@ -7,7 +7,9 @@ vendor without keys (Binance, limited per IP) has a single bucket.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 
 
 @dataclass(frozen=True)
@@ -46,15 +48,17 @@ class VendorLimits:
         return ", ".join(str(r) for r in self.rates)
 
 
-# Published defaults (free/basic plans); override per deployment.
+# Documented free tiers, per key (Binance: per IP); a paid plan sets its own budget through
+# the environment (limits_from_env), which every run process reads.
 DEFAULT_LIMITS: dict[str, VendorLimits] = {
     # Polygon free tier: 5 requests per minute per key.
     "polygon": VendorLimits((Rate(5, 60.0),), max_wait_seconds=180.0),
-    # FRED: 120 requests per minute per key.
+    # FRED: 120 requests per minute per key (no paid tier).
     "fred": VendorLimits((Rate(120, 60.0),)),
-    # EODHD: 1000 requests/minute, and 100000 "API calls"/day where an intraday request
-    # costs 5 calls (the request weight).
-    "eodhd": VendorLimits((Rate(1000, 60.0, weighted=False), Rate(100_000, 86_400.0))),
+    # EODHD: 1000 requests/minute on every plan, and a daily quota of "API calls" where an
+    # intraday request costs 5 calls (the request weight): 20 a day on the free plan,
+    # 100000 on paid plans.
+    "eodhd": VendorLimits((Rate(1000, 60.0, weighted=False), Rate(20, 86_400.0))),
     # Binance spot: 6000 request weight per minute per IP; klines weigh 2.
     "binance": VendorLimits((Rate(6000, 60.0),)),
 }
@@ -65,3 +69,50 @@ def default_limits(vendor: str) -> VendorLimits:
         return DEFAULT_LIMITS[vendor]
     except KeyError:
         raise ValueError(f"no default limits for vendor {vendor!r}; known: {', '.join(DEFAULT_LIMITS)}") from None
+
+
+def limit_variables(vendor: str) -> tuple[str, ...]:
+    """The environment variables that set `vendor`'s per-key budget."""
+    prefix = f"BACKFILL_{vendor.upper()}_"
+    names = (f"{prefix}REQUESTS_PER_WINDOW", f"{prefix}WINDOW_SECONDS", f"{prefix}MAX_WAIT_SECONDS")
+    return (*names, "BACKFILL_EODHD_DAILY_CALLS") if vendor == "eodhd" else names
+
+
+def limits_from_env(env: Mapping[str, str]) -> dict[str, VendorLimits]:
+    """Each vendor's per-key budget: the documented free tier, overridden by
+
+    BACKFILL_<VENDOR>_REQUESTS_PER_WINDOW  requests a key may make per window (Binance: request weight)
+    BACKFILL_<VENDOR>_WINDOW_SECONDS       the window's length
+    BACKFILL_<VENDOR>_MAX_WAIT_SECONDS     how long a request waits for budget before failing as rate limited
+    BACKFILL_EODHD_DAILY_CALLS             EODHD's daily quota of API calls per key (intraday request = 5)
+
+    with VENDOR one of POLYGON, EODHD, FRED, BINANCE. A bad value is a ValueError naming the variable.
+    """
+    out: dict[str, VendorLimits] = {}
+    for vendor, base in DEFAULT_LIMITS.items():
+        prefix = f"BACKFILL_{vendor.upper()}_"
+        first = base.rates[0]
+        per = _positive(env, f"{prefix}REQUESTS_PER_WINDOW", whole=True)
+        window = _positive(env, f"{prefix}WINDOW_SECONDS", whole=False)
+        rates = [Rate(int(per or first.limit), window or first.window_s, first.weighted), *base.rates[1:]]
+        if vendor == "eodhd":
+            daily = _positive(env, "BACKFILL_EODHD_DAILY_CALLS", whole=True)
+            if daily:
+                rates[1] = replace(rates[1], limit=int(daily))
+        wait = _positive(env, f"{prefix}MAX_WAIT_SECONDS", whole=False, allow_zero=True)
+        out[vendor] = VendorLimits(tuple(rates), base.max_wait_seconds if wait is None else wait)
+    return out
+
+
+def _positive(env: Mapping[str, str], name: str, *, whole: bool, allow_zero: bool = False) -> float | None:
+    raw = env.get(name)
+    if raw is None or not raw.strip():
+        return None
+    try:
+        value = int(raw) if whole else float(raw)
+    except ValueError:
+        value = -1
+    if not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
+        kind = "a whole number" if whole else "a number of seconds"
+        raise ValueError(f"{name}={raw!r} must be {kind} {'>= 0' if allow_zero else '> 0'}")
+    return float(value)
