@@ -201,7 +201,9 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:  # noqa: N802 - stdlib name
         split = urlsplit(self.path)
         query = {k: v[-1] for k, v in parse_qs(split.query).items()}
-        status = self.fake._admit(query.get("apiKey"))
+        # Polygon takes the key as "Authorization: Bearer <key>" or as ?apiKey=
+        bearer = self.headers.get("Authorization", "")
+        status = self.fake._admit(bearer.removeprefix("Bearer ").strip() or query.get("apiKey"))
         if status == 401:
             self._send(401, {"status": "ERROR", "request_id": uuid.uuid4().hex, "error": "Unknown API Key"})
         elif status == 429:

@@ -11,7 +11,8 @@ A cursor (`next_url`) carries only limit/sort, and Polygon adjusts by default, s
 follow-up re-sends the first request's query (`adjusted`, `sort`, `limit`) beside the
 cursor, and a page whose `adjusted` echo differs from what was asked is an error: raw and
 split-adjusted pages must never mix. The link is re-rooted on our base URL so the key
-only goes to the configured host.
+only goes to the configured host; the key itself goes in the `Authorization: Bearer`
+header, never in a URL.
 
 Errors: 401 is a refused key (parked, the next key takes over); 403 NOT_AUTHORIZED "You
 are not entitled to this data" / "Your plan doesn't include this data timeframe" is a plan
@@ -85,7 +86,10 @@ class PolygonClient(PolygonReferenceMixin, HttpClientBase):
     ):
         if not 1 <= page_limit <= MAX_PAGE_LIMIT:
             raise ValueError(f"page_limit must be within 1..{MAX_PAGE_LIMIT}")
-        super().__init__(base_url, api_keys, "apiKey", options, body_request_id="request_id", judge=judge_response)
+        # The key travels in the Authorization header (Polygon accepts "Bearer <key>"), so
+        # it is in no URL at all; a key a vendor echoes into next_url is stripped anyway.
+        super().__init__(base_url, api_keys, None, options, body_request_id="request_id", judge=judge_response,
+                         key_header="Authorization", key_header_format="Bearer {key}")
         self.market = get_market(market) if isinstance(market, str) else market
         self.adjusted = adjusted
         self.extended_hours = extended_hours

@@ -115,7 +115,7 @@ def test_retry_after_zero_waits_the_floor_not_a_hot_loop(server: HTTPServer) -> 
 
 def test_429_moves_to_another_key_instead_of_waiting(server: HTTPServer) -> None:
     def by_key(request: Request) -> Response:
-        if request.args.get("apiKey") == "key-one":
+        if request.headers.get("Authorization") == "Bearer key-one":
             return status(429, {"Retry-After": "30"})
         return ok()
 

@@ -129,7 +129,7 @@ def test_splits_and_dividends_are_typed_frames(server: HTTPServer) -> None:
         body = {"status": "OK", "request_id": f"s{2 if link is None else 1}", "results": rows}
         if link:
             body["next_url"] = link
-        assert request.args.get("apiKey") == KEY
+        assert request.headers.get("Authorization") == f"Bearer {KEY}" and "apiKey" not in request.args
         return Response(json.dumps(body), content_type="application/json")
 
     server.expect_request("/v3/reference/splits").respond_with_handler(splits_page)

@@ -26,6 +26,12 @@ def client(server: HTTPServer, keys: tuple[str, ...] = ("good-key-1",), **kwargs
     return PolygonClient(list(keys), base_url=server.url_for(""), options=options(**kwargs))  # type: ignore[arg-type]
 
 
+def bearer(request: Request) -> str:
+    """The key a request carried: Polygon's `Authorization: Bearer <key>` header."""
+    assert "apiKey" not in request.args  # the key is in no URL
+    return request.headers.get("Authorization", "").removeprefix("Bearer ")
+
+
 def like_polygon(request: Request) -> Response:
     """Polygon's paging: the first page, then the cursor's page, computed as `adjusted` says
     (Polygon's default is adjusted=true when a request leaves it out)."""
@@ -53,7 +59,7 @@ def test_follow_up_pages_re_send_adjusted_and_the_query(server: HTTPServer) -> N
     assert first.args["adjusted"] == "false" and "cursor" not in first.args
     assert follow.args["cursor"] == "bGltaXQ9MyZzb3J0PWFzYyZmcm9tPTE3MDQyOTIzODAwMDA"
     assert (follow.args["adjusted"], follow.args["sort"], follow.args["limit"]) == ("false", "asc", "50000")
-    assert follow.args.get("apiKey") == "good-key-1"
+    assert bearer(follow) == "good-key-1"
 
 
 def test_a_page_whose_adjusted_echo_differs_is_an_error(server: HTTPServer) -> None:
@@ -78,7 +84,7 @@ def test_delayed_pages_carry_bars_and_an_empty_ok_page_is_no_bars(server: HTTPSe
 
 def test_a_refused_key_is_parked_everywhere_and_the_next_key_serves(server: HTTPServer, tmp_path) -> None:
     def keyed(request: Request) -> Response:
-        if request.args["apiKey"] == "refused-key":
+        if bearer(request) == "refused-key":
             return response(P, "errors/401_unknown_api_key")
         return like_polygon(request)
 
@@ -88,7 +94,7 @@ def test_a_refused_key_is_parked_everywhere_and_the_next_key_serves(server: HTTP
     result = one.fetch_bars("AAPL", "1m", START, END)  # equal headroom: the limiter tries key #1 first
     assert len(result.bars) == 5
     assert [(r.status, r.key) for r in result.records] == [(401, "key #1 of 2"), (200, "key #2 of 2"), (200, "key #2 of 2")]
-    assert [r.args["apiKey"] for r in seen] == ["refused-key", "good-key-1", "good-key-1"]
+    assert [bearer(r) for r in seen] == ["refused-key", "good-key-1", "good-key-1"]
     # another process (its own limiter on the same store) never sends the refused key again
     other = client(server, ("refused-key",), limiter=RateLimiter.from_url(shared))
     with pytest.raises(AuthError, match=r"every key was refused \(key #1 of 1: HTTP 401: Unknown API Key\)"):

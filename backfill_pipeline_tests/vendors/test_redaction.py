@@ -138,7 +138,8 @@ def test_a_key_echoed_into_next_url_is_dropped_and_ours_re_added(
     seen_keys: list[str | None] = []
 
     def pages(request: Request) -> Response:
-        seen_keys.append(request.args.get("apiKey"))
+        assert "apiKey" not in request.args  # the echoed key was dropped; ours goes in the header
+        seen_keys.append(request.headers.get("Authorization", "").removeprefix("Bearer "))
         t0 = int(pd.Timestamp("2024-01-03 15:00", tz="UTC").value // 10**6)
         bar = {"o": 1, "h": 1, "l": 1, "c": 1, "v": 1}
         if "cursor" not in request.args:
