@@ -10,6 +10,7 @@ from backfill_pipeline.assets.macro import build_macro_assets
 from backfill_pipeline.assets.ohlcv import build_ohlcv_assets
 from backfill_pipeline.assets.reports import build_report_assets
 from backfill_pipeline.automation.build import build_automation
+from backfill_pipeline.names import bars_resource_key
 from backfill_pipeline.resources.corporate_actions import corporate_actions_resource
 from backfill_pipeline.resources.http_vendors import vendor_resources
 from backfill_pipeline.resources.macro import macro_resource
@@ -19,9 +20,13 @@ from backfill_pipeline.settings import Settings
 
 
 def build_resources(settings: Settings) -> dict[str, object]:
+    """Resources under stable keys: `bars_<market>` is that market's vendor (whichever
+    BACKFILL_VENDOR_<MARKET> names), so switching vendors leaves the asset graph alone."""
     warehouse = WarehouseResource()
     vendors = {settings.vendor(market.name) for market in settings.markets()}
-    return {"warehouse": warehouse, "demo": DemoVendorResource(), **vendor_resources(vendors, warehouse),
+    by_vendor: dict[str, object] = {"demo": DemoVendorResource(), **vendor_resources(vendors, warehouse)}
+    bars = {bars_resource_key(m.name): by_vendor[settings.vendor(m.name)] for m in settings.markets()}
+    return {"warehouse": warehouse, **bars,
             "macro": macro_resource(settings.macro, warehouse), "corporate_actions": corporate_actions_resource(settings.corporate_actions_vendor, warehouse)}
 
 

@@ -24,9 +24,10 @@ from backfill_pipeline.names import ohlcv_key
 from backfill_pipeline.partitions import date_key, effective_grain, multi_key, partition_window
 from backfill_pipeline.settings import Settings
 from backfill_pipeline.timeframes import derivation_sources
+from backfill_pipeline.vendors.specs import SPECS
 
-# Bars per request of each vendor's bar endpoint (demo: one request per call).
-PAGE_BARS = {"polygon": 50_000, "binance": 1_000, "eodhd": 120 * 390, "demo": 0}
+# Bars per request of each vendor's bar endpoint (demo: one request per call): vendors/specs.py.
+PAGE_BARS = {name: spec.page_bars for name, spec in SPECS.items()}
 BACKFILL_TAG = "backfill_pipeline/source"
 
 

@@ -21,6 +21,13 @@ def ohlcv_key(market: str, timeframe: str) -> dg.AssetKey:
     return dg.AssetKey(["ohlcv", market, timeframe])
 
 
+def bars_resource_key(market: str) -> str:
+    """Resource key of a market's bar vendor (`bars_us_equities`): stable whichever vendor
+    BACKFILL_VENDOR_<MARKET> names, so switching vendors changes configuration, not the
+    asset definitions' resource requirements."""
+    return f"bars_{market}"
+
+
 def vendor_pool(vendor: str) -> str:
     """Concurrency pool of the assets that call `vendor` (sized by docker/init_instance.sh;
     the embedded default gives every pool dagster.yaml's default_limit)."""

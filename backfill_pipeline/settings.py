@@ -17,16 +17,12 @@ from backfill_pipeline.macro.series import MacroConfig
 from backfill_pipeline.markets import CALENDAR_START, HOURS, MARKETS, Market, get_market, with_hours
 from backfill_pipeline.timeframes import DEFAULT_FETCHED, derivation_sources, get_timeframe
 from backfill_pipeline.vendors.limits import VendorLimits, default_limits, limits_from_env
+from backfill_pipeline.vendors.specs import SPECS
 
 GRAINS = ("daily", "weekly", "monthly")
-VENDORS = ("demo", "polygon", "eodhd", "binance")
-# Timeframes each vendor's bar endpoint serves (EODHD intraday: 1m, 5m and 1h only).
-VENDOR_TIMEFRAMES: dict[str, tuple[str, ...]] = {
-    "demo": ("1m", "5m", "15m", "30m", "1h", "4h", "1d"),
-    "polygon": ("1m", "5m", "15m", "30m", "1h", "4h", "1d"),
-    "binance": ("1m", "5m", "15m", "30m", "1h", "4h", "1d"),
-    "eodhd": ("1m", "5m", "1h", "1d"),
-}
+VENDORS = tuple(SPECS)
+# Timeframes each vendor's bar endpoint serves (EODHD intraday: 1m, 5m and 1h only): vendors/specs.py.
+VENDOR_TIMEFRAMES: dict[str, tuple[str, ...]] = {name: spec.timeframes for name, spec in SPECS.items()}
 DEFAULT_PARTITIONS_START = dt.date(2020, 1, 1)
 DEFAULT_NO_TRADES_TOLERANCE = 0.05
 

@@ -6,7 +6,7 @@ import dagster as dg
 import sqlalchemy as sa
 
 from backfill_pipeline.definitions import build_definitions
-from backfill_pipeline.names import ohlcv_key
+from backfill_pipeline.names import bars_resource_key, ohlcv_key
 from backfill_pipeline.resources.vendors import DemoVendorResource
 from backfill_pipeline.resources.warehouse import WarehouseResource
 from backfill_pipeline.settings import Settings
@@ -35,11 +35,17 @@ def materialize(
         selection=[ohlcv_key(market, tf) for tf in timeframes] + (extra or []),
         instance=instance,
         resources={**(defs.resources or {}), "warehouse": WarehouseResource(url=warehouse_url),
-                   "demo": demo or DemoVendorResource()},
+                   **demo_bars(settings or Settings(), demo)},
         partition_key=partition_key,
         tags=tags,
         raise_on_error=False,
     )
+
+
+def demo_bars(settings: Settings, demo: DemoVendorResource | None = None) -> dict[str, DemoVendorResource]:
+    """`demo` (default: a plain DemoVendorResource) as the bar vendor of every demo market."""
+    resource = demo or DemoVendorResource()
+    return {bars_resource_key(m.name): resource for m in settings.markets() if settings.vendor(m.name) == "demo"}
 
 
 def table_rows(url: str, table=bars) -> list[tuple]:

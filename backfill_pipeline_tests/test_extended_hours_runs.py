@@ -84,7 +84,7 @@ def test_polygon_keeps_pre_and_after_market_bars_when_the_market_has_them(instan
         polygon = PolygonResource(warehouse=warehouse, api_keys=dg.EnvVar("POLYGON_API_KEYS"), base_url=server.url)
         result = dg.materialize(
             list(defs.assets), selection=[ohlcv_key("us_equities", tf) for tf in ("1m", "1h")], instance=instance,
-            resources={**defs.resources, "warehouse": warehouse, "polygon": polygon}, raise_on_error=False,
+            resources={**defs.resources, "warehouse": warehouse, "bars_us_equities": polygon}, raise_on_error=False,
             tags={"dagster/asset_partition_range_start": "2024-03-08|AAPL",
                   "dagster/asset_partition_range_end": "2024-03-11|AAPL"},
         )

@@ -77,7 +77,7 @@ def test_a_transient_failure_is_retried_and_the_run_succeeds(tmp_path):
         result = dg.materialize(
             assets, selection=[dg.AssetKey(["ohlcv", "crypto", "1d"])], instance=instance,
             resources={"warehouse": WarehouseResource(url=url),
-                       "binance": FlakyVendorResource(marker=str(tmp_path / "failed"))},
+                       "bars_crypto": FlakyVendorResource(marker=str(tmp_path / "failed"))},
             tags={"dagster/asset_partition_range_start": "2024-03-09|BTC-USD",
                   "dagster/asset_partition_range_end": "2024-03-10|BTC-USD"},
             raise_on_error=False)

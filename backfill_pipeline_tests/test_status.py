@@ -18,6 +18,7 @@ from backfill_pipeline.resources.vendors import DemoVendorResource
 from backfill_pipeline.resources.warehouse import WarehouseResource
 from backfill_pipeline.settings import Settings
 from backfill_pipeline.warehouse.store import Warehouse
+from backfill_pipeline_tests.helpers import demo_bars
 
 BATCH = "gap_sensor:us_equities:2024-03-06T12:00Z"
 
@@ -28,7 +29,7 @@ def _materialize(instance, url, symbol, timeframes, demo=None, tags=None):
         warnings.simplefilter("ignore")
         return dg.materialize(
             list(defs.assets), selection=[ohlcv_key("us_equities", tf) for tf in timeframes], instance=instance,
-            resources={**defs.resources, "warehouse": WarehouseResource(url=url), "demo": demo or DemoVendorResource()},
+            resources={**defs.resources, "warehouse": WarehouseResource(url=url), **demo_bars(Settings(), demo)},
             tags={"dagster/asset_partition_range_start": f"2024-03-04|{symbol}",
                   "dagster/asset_partition_range_end": f"2024-03-05|{symbol}", **(tags or {})},
             raise_on_error=False)

@@ -35,7 +35,7 @@ def _run(instance, warehouse_url, monkeypatch, server_url, keys, timeframes, sta
     resources = dict(defs.resources)
     warehouse = WarehouseResource(url=warehouse_url)
     resources["warehouse"] = warehouse
-    resources["polygon"] = PolygonResource(warehouse=warehouse, api_keys=dg.EnvVar("POLYGON_API_KEYS"), **overrides)
+    resources["bars_us_equities"] = PolygonResource(warehouse=warehouse, api_keys=dg.EnvVar("POLYGON_API_KEYS"), **overrides)
     return dg.materialize(
         list(defs.assets), selection=[ohlcv_key("us_equities", tf) for tf in timeframes], instance=instance,
         resources=resources, raise_on_error=False,
@@ -160,3 +160,17 @@ def test_plan_budgets_come_from_the_environment_every_run_reads(monkeypatch, war
     monkeypatch.setenv("BACKFILL_POLYGON_WINDOW_SECONDS", "soon")
     with pytest.raises(dg.Failure, match="BACKFILL_POLYGON_WINDOW_SECONDS='soon'"):
         resource._limits()
+
+
+def test_switching_a_markets_vendor_changes_configuration_not_the_asset_graph():
+    demo, polygon = build_definitions(Settings()), build_definitions(Settings(vendors={"us_equities": "polygon"}))
+
+    def graph(defs):
+        return {(tuple(sorted(k.to_user_string() for k in a.keys)), tuple(sorted(a.required_resource_keys)),
+                 tuple(sorted(str(d) for d in a.dependency_keys))) for a in defs.assets}
+
+    assert graph(demo) == graph(polygon)
+    assert {k for k in demo.resources if k.startswith("bars_")} == {"bars_us_equities", "bars_crypto"}
+    assert type(demo.resources["bars_us_equities"]).__name__ == "DemoVendorResource"
+    assert isinstance(polygon.resources["bars_us_equities"], PolygonResource)
+    assert "polygon" not in polygon.resources and "demo" not in polygon.resources

@@ -20,7 +20,7 @@ from backfill_pipeline.automation.retries import fetch_retry_policy
 from backfill_pipeline.gaps import scan
 from backfill_pipeline.ingest import SymbolOutcome, derive_and_store, fetch_and_store
 from backfill_pipeline.markets import Market, get_calendar, last_closed_sessions
-from backfill_pipeline.names import OHLCV_GROUP, RATE_LIMITED_TAG, ohlcv_key, vendor_pool
+from backfill_pipeline.names import OHLCV_GROUP, RATE_LIMITED_TAG, bars_resource_key, ohlcv_key, vendor_pool
 from backfill_pipeline.partitions import effective_grain, ohlcv_partitions, sessions_by_symbol, source_mapping
 from backfill_pipeline.resample import week_labels
 from backfill_pipeline.settings import Settings
@@ -99,7 +99,7 @@ def build_ohlcv_family(market: Market, members: list[str], sources: dict[str, st
         check_specs=[spec for tf in members for spec in check_specs(keys[tf])],
         can_subset=True,
         backfill_policy=dg.BackfillPolicy.single_run(),
-        required_resource_keys={"warehouse", vendor} if fetched else {"warehouse"},
+        required_resource_keys={"warehouse", bars_resource_key(market.name)} if fetched else {"warehouse"},
         pool=vendor_pool(vendor) if fetched else None,
         retry_policy=fetch_retry_policy(settings, vendor) if fetched else None,
     )
@@ -110,7 +110,8 @@ def build_ohlcv_family(market: Market, members: list[str], sources: dict[str, st
         partition_keys, invalid = checked_partition_keys(context, market)
         by_symbol = sessions_by_symbol(market, grain, partition_keys)
         outcomes: dict[str, list[SymbolOutcome]] = {tf: [] for tf in selected}
-        client = getattr(context.resources, vendor).client(market) if fetched and root in selected else None
+        client = (getattr(context.resources, bars_resource_key(market.name)).client(market)
+                  if fetched and root in selected else None)
         try:
             for symbol, sessions in sorted(by_symbol.items()):
                 root_bars = None  # the root's bars as stored by this step, when it wrote them

@@ -16,6 +16,7 @@ import dagster as dg
 import pandas as pd
 
 from backfill_pipeline.settings import Settings
+from backfill_pipeline.vendors.specs import vendor_spec
 
 # The offline demo vendor computes its bars locally: it cannot fail transiently, and its
 # injected failures (fail_symbols) would only be repeated, so its steps are not retried.
@@ -36,18 +37,6 @@ def fetch_retry_policy(settings: Settings, vendor: str) -> dg.RetryPolicy | None
 
 
 def finalization_delay(vendor: str) -> pd.Timedelta:
-    """How long after a session's close the vendor's bars are final: the clients' own figure
-    (imported lazily: the HTTP clients cost ~0.7 s to import and only sensors need this)."""
-    if vendor == "polygon":
-        from backfill_pipeline.vendors.polygon import PolygonClient
-
-        return PolygonClient.finalization_delay
-    if vendor == "eodhd":
-        from backfill_pipeline.vendors.eodhd import EodhdClient
-
-        return EodhdClient.finalization_delay
-    if vendor == "binance":
-        from backfill_pipeline.vendors.binance import BinanceClient
-
-        return BinanceClient.finalization_delay
-    return pd.Timedelta(0)  # demo: DemoVendorResource's default finalization_delay_minutes
+    """How long after a session's close the vendor's bars are final (vendors/specs.py; the
+    demo's is DemoVendorResource's default finalization_delay_minutes, 0)."""
+    return vendor_spec(vendor).finalization_delay

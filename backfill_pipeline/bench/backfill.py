@@ -82,7 +82,7 @@ def _bench_definitions(url: str, server_url: str, sessions: pd.DatetimeIndex, gr
     polygon = PolygonResource(warehouse=warehouse, api_keys=dg.EnvVar("POLYGON_API_KEYS"),
                               requests_per_window=100_000, window_seconds=1.0)
     defs = dg.Definitions(assets=defs.assets, resources={**(defs.resources or {}), "warehouse": warehouse,
-                                                         "polygon": polygon})
+                                                         "bars_us_equities": polygon})
     return defs, settings
 
 

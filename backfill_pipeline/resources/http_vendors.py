@@ -106,7 +106,8 @@ def require_keys(vendor: str, raw: str) -> list[str]:
 
 
 class PolygonResource(HttpVendorResource):
-    """Polygon aggregates (stocks, ETFs, crypto as X:BTCUSD); 5 requests/min per key by default."""
+    """Polygon aggregates (stocks, ETFs, crypto as X:BTCUSD); 5 requests/min per key unless
+    BACKFILL_POLYGON_REQUESTS_PER_WINDOW / _WINDOW_SECONDS say what the plan allows."""
 
     api_keys: str = Field(repr=False, description="Comma-separated keys; wire with dg.EnvVar('POLYGON_API_KEYS').")
     vendor_name: ClassVar[str] = "polygon"
@@ -120,7 +121,8 @@ class PolygonResource(HttpVendorResource):
 
 
 class EodhdResource(HttpVendorResource):
-    """EODHD intraday (1m/5m/1h) and EOD bars; 1000 requests/min and 100k calls/day per key."""
+    """EODHD intraday (1m/5m/1h) and EOD bars; 1000 requests/min per key, and the daily call quota of
+    BACKFILL_EODHD_DAILY_CALLS (default 20, the free plan; paid plans 100000)."""
 
     api_keys: str = Field(repr=False, description="Comma-separated keys; wire with dg.EnvVar('EODHD_API_KEYS').")
     vendor_name: ClassVar[str] = "eodhd"

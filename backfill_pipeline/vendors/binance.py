@@ -24,6 +24,7 @@ from .client import ClientOptions, HttpClientBase
 from .http import Reply
 from .results import VendorFetchResult
 from .retry import parse_retry_after
+from .specs import SPECS
 from .symbols import binance_symbol
 from .trace import FetchTrace
 from .windows import clip_and_dedupe, describe_window, to_label, to_utc
@@ -52,8 +53,7 @@ def _banned(response: httpx.Response) -> float | None:
 
 class BinanceClient(HttpClientBase):
     vendor = "binance"
-    # Klines are final when their interval closes; Binance does not revise them.
-    finalization_delay = pd.Timedelta(minutes=1)
+    finalization_delay = SPECS["binance"].finalization_delay  # Binance does not revise closed klines
 
     def __init__(
         self,

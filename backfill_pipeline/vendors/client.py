@@ -9,10 +9,11 @@ from typing import Self
 
 from ..markets import Market
 from .base import VendorError
-from .http import HttpSettings, ResponseJudge, ThrottleCheck, VendorHttp
+from .http import HttpSettings, ThrottleCheck, VendorHttp
 from .keys import KeyPool
 from .limits import VendorLimits, default_limits
 from .ratelimit import RateLimiter
+from .responses import ResponseJudge
 from .retry import RetryPolicy
 from .symbols import market_for_symbol
 from .trace import FetchTrace, RequestRecord

@@ -37,8 +37,9 @@ from ..markets import Market, get_market
 from .base import PlanError
 from .client import ClientOptions, HttpClientBase
 from .eodhd_reference import EodhdReferenceMixin
-from .http import Verdict
+from .responses import Verdict
 from .results import VendorFetchResult
+from .specs import SPECS
 from .symbols import eodhd_ticker
 from .trace import FetchTrace
 from .windows import clip_and_dedupe, describe_window, fixed_chunks, keep_session_hours, to_label, to_utc
@@ -70,7 +71,7 @@ def judge_response(response: httpx.Response, said: str) -> Verdict | None:
 
 class EodhdClient(EodhdReferenceMixin, HttpClientBase):
     vendor = "eodhd"
-    finalization_delay = pd.Timedelta(hours=3)
+    finalization_delay = SPECS["eodhd"].finalization_delay
 
     def __init__(
         self,

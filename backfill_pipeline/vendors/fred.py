@@ -24,7 +24,7 @@ import httpx
 import pandas as pd
 
 from .client import ClientOptions, HttpClientBase
-from .http import Verdict
+from .responses import Verdict
 from .results import SeriesResult
 from .trace import FetchTrace
 

@@ -22,13 +22,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-import orjson
 
 from .base import AuthError, PlanError, RateLimitedError, VendorError
 from .keys import KeyPool
 from .limits import VendorLimits
 from .ratelimit import BudgetExhausted, KeysRefused, Lease, RateLimiter
 from .redact import SENSITIVE_PARAMS, Redactor, install_log_redaction
+from .responses import ResponseJudge, Verdict, count_rows, decode_body, vendor_words
 from .retry import RetryPolicy, parse_retry_after
 from .trace import FetchTrace, RequestRecord
 
@@ -39,24 +39,6 @@ ThrottleCheck = Callable[[httpx.Response], float | None]
 # How long a refused key stays parked (every process skips it meanwhile). A refused key is
 # usually revoked or mistyped; an hour costs one wasted request per key per hour at most.
 REFUSED_KEY_PARK_S = 3600.0
-
-
-@dataclass(frozen=True)
-class Verdict:
-    """What an error response means for the key that sent it.
-
-    refused: the key itself is not valid (park it everywhere, move to the next key);
-    plan: the key is valid but its plan does not cover this (fail, park nothing);
-    quota: this key's quota is spent (park it for `park_s` seconds, other keys carry on).
-    """
-
-    kind: str
-    park_s: float | None = None
-
-
-# A vendor's reading of an error response (status, the vendor's redacted words) -> Verdict;
-# None falls back to: 401/403 refused, 429 throttled, 5xx retried, other 4xx fatal.
-ResponseJudge = Callable[[httpx.Response, str], Verdict | None]
 
 
 @dataclass(frozen=True)
@@ -297,7 +279,7 @@ class VendorHttp:
             return "retry", reason, self.retry.backoff(attempt)
 
         status = response.status_code
-        body, decode_error = _decode(response, decoder if status < 300 else None)
+        body, decode_error = decode_body(response, decoder if status < 300 else None)
         rid = self._request_id(body) or request_id
         said = self.vendor_words(response) if status >= 300 else ""
         reason = f"HTTP {status}: {said}" if said else f"HTTP {status}"
@@ -321,28 +303,12 @@ class VendorHttp:
         if decode_error is not None:
             record(status, None, rid, decode_error)
             return "retry", f"{decode_error} (HTTP {status})", self.retry.backoff(attempt)
-        record(status, _count_rows(body, rows_key), rid, None)
+        record(status, count_rows(body, rows_key), rid, None)
         return Reply(body, rid, status, response.headers, lease.bucket)
 
     def vendor_words(self, response: httpx.Response) -> str:
-        """What the vendor said in an error body, redacted and cut to 300 characters: the
-        message field of a JSON body (message / error / error_message / msg / warning),
-        else the body's text."""
-        text = response.text.strip()
-        try:
-            body = orjson.loads(response.content) if text else None
-        except (ValueError, UnicodeDecodeError):
-            body = None
-        if isinstance(body, dict):
-            for name in ("message", "error", "error_message", "msg", "warning", "errors"):
-                if body.get(name):
-                    text = str(body[name])
-                    if name == "msg" and "code" in body:
-                        text = f"{text} (code {body['code']})"
-                    break
-        elif text.startswith("<"):
-            text = "an HTML page"  # a proxy's or WAF's page says nothing useful, whole
-        return self.scrub(" ".join(text.split()))[:300]
+        """What the vendor said in an error body, redacted (responses.vendor_words)."""
+        return vendor_words(response, self.scrub)
 
     def _judge(self, response: httpx.Response, said: str) -> Verdict | None:
         if self.keys is None or response.status_code < 400:
@@ -372,23 +338,3 @@ class VendorHttp:
             retry_after = parse_retry_after(response.headers.get("Retry-After"))
             return -1.0 if retry_after is None else retry_after
         return None
-
-
-def _decode(response: httpx.Response, decoder: Callable[[bytes], Any] | None = None) -> tuple[Any, str | None]:
-    content = response.content
-    if not content.strip():
-        return None, "empty body"
-    try:
-        return (decoder or orjson.loads)(content), None
-    except (ValueError, UnicodeDecodeError) as exc:
-        # a typed decoder names the field (`Expected float, got str - at $.results[3].o`), never a value
-        where = f"at byte {exc.pos} of {len(content)}" if hasattr(exc, "pos") else f"{exc} ({len(content)} bytes)"
-        return None, f"undecodable JSON body ({type(exc).__name__} {where})"
-
-
-def _count_rows(body: Any, rows_key: str | None) -> int | None:
-    if isinstance(body, list):
-        return len(body)
-    if rows_key and isinstance(body, dict) and isinstance(body.get(rows_key), list):
-        return len(body[rows_key])
-    return 0 if rows_key and isinstance(body, dict) else None

@@ -34,10 +34,11 @@ from ..bars import empty_bars, normalize_bars
 from ..markets import Market, get_market
 from .base import PlanError
 from .client import ClientOptions, HttpClientBase
-from .http import Verdict
 from .polygon_reference import PolygonReferenceMixin
 from .polygon_wire import aggs_frame, decode_aggs_page
+from .responses import Verdict
 from .results import VendorFetchResult
+from .specs import SPECS
 from .symbols import polygon_ticker
 from .trace import FetchTrace
 from .windows import clip_and_dedupe, describe_window, keep_session_hours, to_label, to_utc
@@ -69,9 +70,7 @@ def judge_response(response: httpx.Response, said: str) -> Verdict | None:
 
 class PolygonClient(PolygonReferenceMixin, HttpClientBase):
     vendor = "polygon"
-    # After-hours trading runs to 20:00 New York (4 h after the close) and free plans are
-    # 15 min delayed; late-reported trades may still amend bars until then.
-    finalization_delay = pd.Timedelta(hours=4, minutes=30)
+    finalization_delay = SPECS["polygon"].finalization_delay
 
     def __init__(
         self,
