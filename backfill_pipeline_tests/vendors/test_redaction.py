@@ -80,6 +80,9 @@ FAILURES: dict[str, Failure] = {
     "401": respond(401, {"status": "ERROR", "error": "Unknown API Key"}),
     # A vendor that echoes the key back in its error message and in a URL.
     "echo": lambda req: respond(404, {"error": f"key {SECRET} unknown", "url": req.url})(req),
+    # ...in a refusal (kept in the shared limiter's refusal table and the AuthError) or a plan error
+    "echo_refused": respond(401, {"status": "ERROR", "error": f"API key {SECRET} / {OTHER} is not valid"}),
+    "echo_plan": respond(403, {"status": "NOT_AUTHORIZED", "message": f"{SECRET} is not entitled; upgrade your plan"}),
     "truncated": lambda _: Response('{"status": "OK", "results": [', status=200),
     "timeout": slow,
 }
