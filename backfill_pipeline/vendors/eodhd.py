@@ -106,7 +106,7 @@ class EodhdClient(EodhdReferenceMixin, HttpClientBase):
                 lo, hi = to_label(start), to_label(end)
                 bars = self._eod(ticker, symbol, lo, hi, trace) if lo < hi else empty_bars()
                 bars = clip_and_dedupe(bars, lo.tz_localize("UTC"), hi.tz_localize("UTC"))
-                if len(bars):
+                if len(bars) and any(kind in mkt.asset_classes for kind in ("stock", "etf")):  # crypto: no splits
                     bars = self._raw_volume(symbol, bars, trace)
             else:
                 lo, hi = to_utc(start), to_utc(end)

@@ -160,3 +160,8 @@ def test_error_objects_and_null_rows(server: HTTPServer) -> None:
     assert bars["ts"].tolist() == [pd.Timestamp(1704292260, unit="s", tz="UTC")]
     with pytest.raises(ValueError, match="15m"):
         client(server).fetch_bars("AAPL", "15m", *day)
+
+
+def test_crypto_daily_bars_need_no_splits_request(server: HTTPServer, fake: FakeEodhd) -> None:
+    result = client(server).fetch_bars("BTC-USD", "1d", pd.Timestamp("2024-01-01"), pd.Timestamp("2024-01-06"))
+    assert fake.paths == ["/api/eod/BTC-USD.CC"] and result.requests == 1 and len(result.bars) == 5
