@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import dagster as dg
 import pandas as pd
 
+from backfill_pipeline.assets.ohlcv_checks import RUN_BARS_WRITTEN, RUN_REQUESTS
 from backfill_pipeline.markets import Market
 from backfill_pipeline.names import ohlcv_key
 from backfill_pipeline.partitions import date_key, effective_grain
@@ -85,8 +86,8 @@ def materialize_range(
             for event in result.get_asset_materialization_events():
                 meta = event.step_materialization_data.materialization.metadata
                 per_asset[event.asset_key.to_user_string() if event.asset_key else ""] = (
-                    int(meta["bars_written"].value) if "bars_written" in meta else 0,  # type: ignore[arg-type]
-                    int(meta["requests"].value) if "requests" in meta else 0,  # type: ignore[arg-type]
+                    int(meta[RUN_BARS_WRITTEN].value) if RUN_BARS_WRITTEN in meta else 0,  # type: ignore[arg-type]
+                    int(meta[RUN_REQUESTS].value) if RUN_REQUESTS in meta else 0,  # type: ignore[arg-type]
                 )
             bars = sum(b for b, _ in per_asset.values())
             requests = sum(r for _, r in per_asset.values())

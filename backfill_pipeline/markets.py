@@ -130,6 +130,19 @@ def validate_symbol(symbol: str) -> str:
     return symbol
 
 
+def normalize_symbol(raw: str) -> str:
+    """The symbol as the project keys it: stripped, upper case, and valid (else InvalidSymbolError).
+    The CLI, the universe file and the symbol-rule sensor (for symbols added in the UI) all use it."""
+    return validate_symbol(raw.strip().upper())
+
+
+def is_normal_symbol(symbol: str) -> bool:
+    try:
+        return normalize_symbol(symbol) == symbol
+    except InvalidSymbolError:
+        return False
+
+
 def calendar_end() -> dt.date:
     return dt.date(dt.date.today().year + CALENDAR_YEARS_AHEAD, 12, 31)
 

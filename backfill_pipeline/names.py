@@ -58,6 +58,7 @@ def corporate_actions_key(market: str) -> dg.AssetKey:
 GAP_SENSOR = "gap_fill_48h_sensor"
 UNIVERSE_SENSOR = "universe_sync_sensor"
 WEEKLY_SENSOR = "weekly_rollup_sensor"
+SYMBOL_RULE_SENSOR = "symbol_rule_sensor"
 BACKFILL_STATUS_KEY = dg.AssetKey(["reports", "backfill_status"])
 TAG_ORIGIN = "backfill_pipeline/origin"  # schedule | gap_sensor | universe_sync | weekly_rollup | local
 TAG_BATCH = "backfill_pipeline/batch"  # the runs one tick requested, listed together by `status`

@@ -28,7 +28,8 @@ def test_definitions_load_with_exact_assets_checks_schedules_and_sensors():
     assert {(k.asset_key.to_user_string(), k.name) for k in graph.asset_check_keys} == expected_checks
     repo = loaded.get_repository_def()
     assert {s.name for s in repo.schedule_defs} == {"us_equities_daily_schedule", "crypto_daily_schedule"}
-    assert {s.name for s in repo.sensor_defs} == {"gap_fill_48h_sensor", "universe_sync_sensor", "weekly_rollup_sensor"}
+    assert {s.name for s in repo.sensor_defs} == {"gap_fill_48h_sensor", "universe_sync_sensor", "weekly_rollup_sensor",
+                                                 "symbol_rule_sensor"}
     assert {j.name for j in repo.get_all_jobs() if not j.name.startswith("__")} == {
         f"{m}_ohlcv{kind}_job" for m in MARKET_NAMES for kind in ("", "_weekly")}
     assert len(expected_assets) == 16

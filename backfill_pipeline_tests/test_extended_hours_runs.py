@@ -96,7 +96,7 @@ def test_polygon_keeps_pre_and_after_market_bars_when_the_market_has_them(instan
     assert checks[("1m", "complete")].passed and checks[("1m", "inside_session")].passed
     assert checks[("1m", "inside_session")].metadata["violations"].value == 0
     mats = {e.asset_key.path[-1]: e.materialization.metadata for e in result.get_asset_materialization_events()}
-    assert mats["1m"]["requests"].value == 1  # 1920 minutes fit one page
+    assert mats["1m"]["run_requests"].value == 1  # 1920 minutes fit one page
 
 
 def test_cli_demo_and_scan_follow_the_environment(cli_run, monkeypatch):

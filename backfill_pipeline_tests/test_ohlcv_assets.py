@@ -96,6 +96,9 @@ def test_a_vendor_failure_fails_the_run_and_writes_nothing_for_that_symbol(insta
     failures = [r for r in fetch_rows(warehouse_url) if r["status"] != "ok"]
     assert [(r["symbol"], r["status"]) for r in failures] == [("MSFT", "error")]
     assert "injected failure" in failures[0]["error"]
+    # Dagster records AAPL's partition as materialised and MSFT's as failed (the UI's colours)
+    key = dg.AssetKey(["ohlcv", "us_equities", "1m"])
+    assert {str(k) for k in instance.get_materialized_partitions(key)} == {"2024-03-06|AAPL"}
 
 
 def test_completeness_check_names_short_partitions(instance, warehouse_url):

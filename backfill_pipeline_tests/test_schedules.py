@@ -133,4 +133,4 @@ def test_jobs_follow_the_partition_grain():
     weekly = build_definitions(Settings(partition_grain="weekly")).get_repository_def()
     assert {j.name for j in weekly.get_all_jobs() if not j.name.startswith("__")} == {
         "us_equities_ohlcv_job", "crypto_ohlcv_job"}  # 1w shares the weekly grain: no separate job
-    assert {s.name for s in weekly.sensor_defs} == {"gap_fill_48h_sensor", "universe_sync_sensor"}
+    assert {s.name for s in weekly.sensor_defs} == {"gap_fill_48h_sensor", "universe_sync_sensor", "symbol_rule_sensor"}

@@ -81,6 +81,11 @@ def test_status_reports_the_last_batch_per_market(known):
     two = json.loads(run("status", "--market", "us_equities", "--batches", "2", "--format", "json").output)
     assert [(b["kind"], b["title"], b["runs_ok"]) for b in two["us_equities"]] == [
         ("gap_sensor", BATCH, 1), ("backfill", "older manual backfill", 0)]
+    # the backfill nobody ran yet: its totals, from the daemon's record of it
+    assert [(b["partitions_total"], b["partitions_done"], b["backfill_status"]) for b in two["us_equities"]] == [
+        (None, None, None), (1, 0, "REQUESTED")]
+    assert "  partitions 0/1 done, 0 failed (REQUESTED; all markets of the backfill)" in run(
+        "status", "--batches", "2").output
     text = run("status").output
     assert f"us_equities: gap_sensor '{BATCH}' started " in text
     assert "  runs      1 ok, 1 failed, 0 running" in text

@@ -63,7 +63,7 @@ def test_polygon_bars_land_in_the_warehouse_with_requests_audited(instance, ware
     # hours in between (16 h a day), which are dropped: 4 x 960 - 330 pre - 240 post-market
     assert sorted(r["bars"] for r in requests if r["timeframe"] == "1m") == [3270, 3270]
     mats = {e.asset_key.path[-1]: e.materialization.metadata for e in result.get_asset_materialization_events()}
-    assert mats["1m"]["requests"].value == 2 and mats["1m"]["vendor"].value == "polygon"
+    assert mats["1m"]["run_requests"].value == 2 and mats["1m"]["vendor"].value == "polygon"
     wh.dispose()
 
 

@@ -21,7 +21,13 @@ from backfill_pipeline.gaps import scan
 from backfill_pipeline.ingest import SymbolOutcome, derive_and_store, fetch_and_store
 from backfill_pipeline.markets import Market, get_calendar, last_closed_sessions
 from backfill_pipeline.names import OHLCV_GROUP, RATE_LIMITED_TAG, bars_resource_key, ohlcv_key, vendor_pool
-from backfill_pipeline.partitions import effective_grain, ohlcv_partitions, sessions_by_symbol, source_mapping
+from backfill_pipeline.partitions import (
+    effective_grain,
+    ohlcv_partitions,
+    sessions_by_symbol,
+    source_mapping,
+    split_key,
+)
 from backfill_pipeline.resample import week_labels
 from backfill_pipeline.settings import Settings
 from backfill_pipeline.timeframes import derivation_sources
@@ -103,7 +109,9 @@ def build_ohlcv_family(market: Market, members: list[str], sources: dict[str, st
         pool=vendor_pool(vendor) if fetched else None,
         retry_policy=fetch_retry_policy(settings, vendor) if fetched else None,
     )
-    def _family(context: dg.AssetExecutionContext) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
+    def _family(
+        context: dg.AssetExecutionContext,
+    ) -> Iterator[dg.MaterializeResult | dg.AssetMaterialization | dg.AssetCheckResult]:
         warehouse = context.resources.warehouse.get()
         now = pd.Timestamp.now(tz="UTC")
         selected = [tf for tf in members if keys[tf] in context.selected_asset_keys]
@@ -135,6 +143,8 @@ def build_ohlcv_family(market: Market, members: list[str], sources: dict[str, st
             if client is not None:
                 client.close()
         symbols = sorted(by_symbol)
+        # symbols whose partitions this run did not fill: a failed fetch, or a refused symbol
+        failed_symbols = {o.symbol for tf in selected for o in outcomes[tf] if o.errors} | set(invalid)
         all_sessions = pd.DatetimeIndex(sorted(set().union(*by_symbol.values()))) if by_symbol else pd.DatetimeIndex([])
         checks = context.selected_asset_check_keys
         for tf in selected:
@@ -147,7 +157,15 @@ def build_ohlcv_family(market: Market, members: list[str], sources: dict[str, st
             table = table[[(s, d) in wanted for s, d in zip(table["symbol"], table["session"], strict=True)]]
             lags, newest = _freshness(warehouse, market, tf, symbols)
             is_fetched = sources[tf] is None
-            yield dg.MaterializeResult(asset_key=key, metadata=materialize_metadata(outcomes[tf], vendor if is_fetched else None))
+            metadata = materialize_metadata(outcomes[tf], vendor if is_fetched else None)
+            if failed_symbols:
+                # Only the partitions of the symbols that worked are materialised, so the UI and
+                # the backfill show the failed symbols' partitions as failed, not as done.
+                for partition_key in context.partition_keys:
+                    if split_key(partition_key)[1] not in failed_symbols:
+                        yield dg.AssetMaterialization(asset_key=key, partition=partition_key, metadata=metadata)
+            else:
+                yield dg.MaterializeResult(asset_key=key, metadata=metadata)
             for result in check_results(key, outcomes[tf], table, settings.tolerance(market.name, tf),
                                         lags, settings.freshness_sessions, newest):
                 if dg.AssetCheckKey(key, result.check_name) in checks:  # type: ignore[arg-type]

@@ -35,13 +35,22 @@ def check_specs(key: dg.AssetKey) -> list[dg.AssetCheckSpec]:
     return [dg.AssetCheckSpec(name, asset=key, description=text) for name, text in _SPECS.items()]
 
 
+# A ranged run records one materialisation per partition, all carrying the metadata of the
+# MaterializeResult (Dagster 1.13 has no per-partition metadata on it), so every figure is
+# named for what it counts: the whole run's step, not the partition it is shown on. No
+# `dagster/row_count`: the UI would show the run's total as the partition's row count.
+RUN_BARS_WRITTEN = "run_bars_written"
+RUN_REQUESTS = "run_requests"
+
+
 def materialize_metadata(outcomes: list[SymbolOutcome], vendor: str | None) -> dict[str, dg.RawMetadataValue]:
+    """Totals of the step that materialised this asset (all its partitions in the run)."""
     written = sum(o.bars_written for o in outcomes)
-    meta: dict[str, dg.RawMetadataValue] = {"symbols": len(outcomes), "bars_written": written, "dagster/row_count": written}
+    meta: dict[str, dg.RawMetadataValue] = {"run_symbols": len(outcomes), RUN_BARS_WRITTEN: written}
     if vendor is not None:
         meta["vendor"] = vendor
-        meta["requests"] = sum(o.requests for o in outcomes)
-        meta["failed_fetches"] = sum(len(o.errors) for o in outcomes)
+        meta[RUN_REQUESTS] = sum(o.requests for o in outcomes)
+        meta["run_failed_fetches"] = sum(len(o.errors) for o in outcomes)
     return meta
 
 

@@ -12,6 +12,7 @@ from backfill_pipeline.automation.gap_sensor import build_gap_sensor
 from backfill_pipeline.automation.jobs import AssetJob, build_jobs
 from backfill_pipeline.automation.schedules import build_schedules
 from backfill_pipeline.automation.status_asset import backfill_status
+from backfill_pipeline.automation.symbol_rule_sensor import build_symbol_rule_sensor
 from backfill_pipeline.automation.universe_sensor import build_universe_sensor
 from backfill_pipeline.automation.weekly_sensor import build_weekly_sensor
 from backfill_pipeline.settings import Settings
@@ -29,7 +30,8 @@ def build_automation(settings: Settings, clock: Callable[[], pd.Timestamp] | Non
     """`clock` (tests) freezes the sensors' evaluation time; schedules use their tick time."""
     jobs = build_jobs(settings)
     by_name = {job.name: job for job in jobs}
-    sensors = [build_gap_sensor(settings, jobs, clock), build_universe_sensor(settings, jobs, clock)]
+    sensors = [build_gap_sensor(settings, jobs, clock), build_universe_sensor(settings, jobs, clock),
+               build_symbol_rule_sensor(settings.markets())]  # running by default: it never launches runs
     weekly = build_weekly_sensor(settings, jobs)
     if weekly is not None:
         sensors.append(weekly)

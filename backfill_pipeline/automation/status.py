@@ -4,7 +4,7 @@ A batch is either a Dagster asset backfill (from the UI or `backfill-pipeline ba
 its runs carry `dagster/backfill`) or the runs one schedule/sensor tick requested (they
 carry `backfill_pipeline/batch`). Figures come from where they are recorded:
 - runs ok/failed/running: Dagster's run records;
-- bars written: the assets' materialisation metadata (`bars_written`, once per step: a
+- bars written: the assets' materialisation metadata (`run_bars_written`, once per step: a
   ranged run repeats the step's totals on every partition's event);
 - symbols ok/failed, vendor requests, rate-limit waits: the warehouse's fetch log (a
   symbol failed when the last fetch of one of its slices in the batch failed; a rate-limit
@@ -22,6 +22,7 @@ import dagster as dg
 import pandas as pd
 import sqlalchemy as sa
 
+from backfill_pipeline.assets.ohlcv_checks import RUN_BARS_WRITTEN
 from backfill_pipeline.markets import MARKETS
 from backfill_pipeline.names import RATE_LIMITED_TAG, TAG_BATCH, TAG_MARKET, TAG_ORIGIN
 from backfill_pipeline.warehouse.schema import fetch_log, vendor_requests
@@ -53,6 +54,11 @@ class BatchStatus:
     rate_limit_waits: int = 0  # fetches that ended rate limited
     rate_limited_runs: int = 0
     partial: bool = False  # more runs than MAX_RUNS_READ: bars_written counts the first ones only
+    # asset backfills only (the daemon's record, over every market the backfill targets):
+    backfill_status: str | None = None
+    partitions_total: int | None = None
+    partitions_done: int | None = None  # materialised or failed
+    partitions_failed: int | None = None
 
     def as_dict(self) -> dict[str, object]:
         out = asdict(self)
@@ -89,6 +95,7 @@ def _backfill_batches(instance: dg.DagsterInstance, market: str, limit: int) -> 
             continue
         created = dt.datetime.fromtimestamp(backfill.backfill_timestamp, dt.UTC)
         status = BatchStatus(market, "backfill", backfill.backfill_id, backfill.title or backfill.backfill_id, created)
+        _partition_counts(instance, status)
         records = instance.get_run_records(filters=dg.RunsFilter(tags={BACKFILL_TAG: backfill.backfill_id}))
         # A backfill over both markets runs each market's assets in their own runs.
         _count_runs(status, [r for r in records
@@ -118,20 +125,62 @@ def _utc(moment: dt.datetime) -> dt.datetime:
     return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment.astimezone(dt.UTC)
 
 
-def _bars_written(instance: dg.DagsterInstance, status: BatchStatus) -> None:
+def _partition_counts(instance: dg.DagsterInstance, status: BatchStatus) -> None:
+    from backfill_pipeline.dagster_private import backfill_partitions
+
+    counts = backfill_partitions(instance, status.batch_id)
+    if counts is not None:
+        status.backfill_status = counts.status
+        status.partitions_total = counts.targeted
+        status.partitions_failed = counts.failed_count
+        status.partitions_done = min(counts.targeted, counts.materialized + counts.failed_count)
+
+
+def run_bars_written(instance: dg.DagsterInstance, run_id: str) -> int:
+    """Bars a run wrote: the sum over its steps and assets of `run_bars_written` (each
+    partition's event repeats its step's total, so it is counted once per step and asset)."""
+    steps: dict[tuple[str | None, str], int] = {}
+    connection = instance.get_records_for_run(run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION, limit=None)
+    for record in connection.records:
+        event = record.event_log_entry.dagster_event
+        if event is None:
+            continue
+        materialization = event.step_materialization_data.materialization
+        meta = materialization.metadata.get(RUN_BARS_WRITTEN)
+        if meta is not None:
+            steps.setdefault((event.step_key, materialization.asset_key.to_user_string()), int(meta.value))  # type: ignore[arg-type]
+    return sum(steps.values())
+
+
+def _bars_written(instance: dg.DagsterInstance, status: BatchStatus, cache: dict[str, int] | None = None) -> None:
+    """`cache` keeps the figures of finished runs between calls (a backfill being followed)."""
     status.partial = len(status.run_ids) > MAX_RUNS_READ
+    finished = {r.run_id for r in instance.get_runs(filters=dg.RunsFilter(run_ids=status.run_ids[:MAX_RUNS_READ]))
+                if r.is_finished} if cache is not None and status.run_ids else set()
     for run_id in status.run_ids[:MAX_RUNS_READ]:
-        steps: dict[tuple[str | None, str], int] = {}
-        connection = instance.get_records_for_run(run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION)
-        for record in connection.records:
-            event = record.event_log_entry.dagster_event
-            if event is None:
-                continue
-            materialization = event.step_materialization_data.materialization
-            meta = materialization.metadata.get("bars_written")
-            if meta is not None:
-                steps.setdefault((event.step_key, materialization.asset_key.to_user_string()), int(meta.value))  # type: ignore[arg-type]
-        status.bars_written += sum(steps.values())
+        if cache is not None and run_id in cache:
+            status.bars_written += cache[run_id]
+            continue
+        written = run_bars_written(instance, run_id)
+        if cache is not None and run_id in finished:
+            cache[run_id] = written
+        status.bars_written += written
+
+
+def backfill_batch(instance: dg.DagsterInstance, warehouse: Warehouse | None, backfill_id: str,
+                   cache: dict[str, int] | None = None) -> BatchStatus:
+    """The figures of one asset backfill over every market: runs, bars, fetches, requests."""
+    backfill = instance.get_backfill(backfill_id)
+    if backfill is None:
+        raise KeyError(f"no backfill {backfill_id!r} in this instance")
+    created = dt.datetime.fromtimestamp(backfill.backfill_timestamp, dt.UTC)
+    status = BatchStatus("", "backfill", backfill_id, backfill.title or backfill_id, created)
+    _partition_counts(instance, status)
+    _count_runs(status, instance.get_run_records(filters=dg.RunsFilter(tags={BACKFILL_TAG: backfill_id})))
+    _bars_written(instance, status, cache)
+    if warehouse is not None:
+        _fetch_figures(warehouse, status)
+    return status
 
 
 def _fetch_figures(warehouse: Warehouse, status: BatchStatus) -> None:

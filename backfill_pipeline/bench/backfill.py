@@ -33,6 +33,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from backfill_pipeline.bench.pg import DEFAULT_PG_ADMIN, throwaway_database
+from backfill_pipeline.instance import repo_instance_config
 from backfill_pipeline.markets import EXTENDED_SESSION_MINUTES, get_market, last_closed_sessions
 from backfill_pipeline.warehouse.schema import bars, vendor_requests
 from backfill_pipeline.warehouse.store import Warehouse
@@ -55,7 +56,11 @@ def bench_instance(kind: str, pg_admin_url: str) -> Iterator[dg.DagsterInstance]
     database (the production storage, dagster-postgres) dropped afterwards."""
     with tempfile.TemporaryDirectory() as home:
         if kind == "sqlite":
-            with dg.instance_for_test(temp_dir=home) as instance:
+            # the embedded default as the repository's dagster.yaml configures it
+            overrides = {k: v for k, v in repo_instance_config().items() if k == "event_log_storage"}
+            if overrides:
+                overrides["event_log_storage"]["config"] = {"base_dir": os.path.join(home, "history", "runs", "")}
+            with dg.instance_for_test(temp_dir=home, overrides=overrides) as instance:
                 yield instance
             return
         with throwaway_database(pg_admin_url, "bp_bench_instance") as url:
@@ -234,13 +239,17 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.workers < 1 or args.symbols < 1 or args.days < 1:
         parser.error("--workers, --symbols and --days must be at least 1")
-    # as in production (docker-compose.yml): one planned event per asset and run, and
-    # materialisation events stored in batches (README "Dagster bookkeeping at scale")
-    for name, value in PRODUCTION_DAGSTER_ENV.items():
-        os.environ.setdefault(name, value)
+    if args.instance == "postgres":
+        # as in production (docker-compose.yml): one planned event per asset and run, and
+        # materialisation events stored in batches (README "Dagster bookkeeping at scale")
+        for name, value in PRODUCTION_DAGSTER_ENV.items():
+            os.environ.setdefault(name, value)
+    # the embedded instance as dagster.yaml configures it: its event log storage turns batching on
     symbols = [f"S{i:03d}" for i in range(args.symbols)]
     sessions = last_closed_sessions(get_market("us_equities"), args.days)
-    print("Dagster: " + ", ".join(f"{k}={os.environ[k]}" for k in PRODUCTION_DAGSTER_ENV))
+    print("Dagster: " + ", ".join(f"{k}={os.environ.get(k, '(unset)')}" for k in PRODUCTION_DAGSTER_ENV)
+          + (f"; event log {repo_instance_config().get('event_log_storage', {}).get('class', 'SqliteEventLogStorage')}"
+             if args.instance == "sqlite" else ""))
     print(f"{args.symbols} symbols x {len(sessions)} sessions of 1m bars ({sessions[0]:%Y-%m-%d}.."
           f"{sessions[-1]:%Y-%m-%d}) + 5m 15m 30m 1h 4h 1d 1w, local Polygon server, no rate limit")
     ctx = multiprocessing.get_context("spawn")

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from backfill_pipeline.cli.follow import backfill_ui_url, follow_backfill, wait_options
 from backfill_pipeline.cli.params import load_settings
 from backfill_pipeline.cli.scope import resolve_scopes, scope_options
 from backfill_pipeline.gap_file import GapEntry, GapFileError, parse
@@ -26,8 +27,13 @@ from backfill_pipeline.vendor_config import env_problems
               help="Dagster webserver (launch through its GraphQL API); default $BACKFILL_DAGSTER_URL, "
               "else the backfill is added to $DAGSTER_HOME's instance directly.")
 @click.option("--title", default=None, help="Backfill title shown in the UI.")
-def backfill_cmd(from_file, market, symbols, timeframes, start, end, days, dry_run, url, title) -> None:  # noqa: ANN001
-    """Launch an asset backfill that the Dagster daemon runs with ranged (single-run) policies."""
+@wait_options
+def backfill_cmd(from_file, market, symbols, timeframes, start, end, days, dry_run, url, title,
+                 wait, poll, timeout) -> None:
+    """Launch an asset backfill that the Dagster daemon runs with ranged (single-run) policies.
+
+    With --wait, follow it to the end (partitions done / total, runs, bars, requests, ETA) and
+    exit 1 listing the failed partitions if any failed."""
     settings = load_settings()
     if not url:  # the runs will read this environment: a bad warehouse URL would fail every one
         warehouse_url()
@@ -81,13 +87,15 @@ def backfill_cmd(from_file, market, symbols, timeframes, start, end, days, dry_r
             backfill_id = launch_partition_backfill(url, the_plan.partitions, title=name, tags={BACKFILL_TAG: "cli"})
         except (GraphQLError, httpx.HTTPError) as exc:
             raise click.ClickException(f"launch through {url} failed: {exc}") from None
-        click.echo(f"launched backfill {backfill_id} through {url}: {url.rstrip('/')}/runs/b/{backfill_id}")
+        click.echo(f"launched backfill {backfill_id} through {url}: {backfill_ui_url(url, backfill_id)}")
     else:
         from backfill_pipeline.definitions import build_definitions
 
         backfill_id = launch_in_instance(instance, build_definitions(settings), the_plan, name)
         click.echo(f"added backfill {backfill_id} to the instance at $DAGSTER_HOME; "
                    "a running daemon (dagster dev / dagster-daemon) executes it")
+    if wait:
+        follow_backfill(backfill_id, url, poll, timeout)
 
 
 def _print_plan(the_plan: Plan, dry_run: bool) -> None:

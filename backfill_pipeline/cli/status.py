@@ -42,6 +42,9 @@ def status_cmd(market: str | None, batches: int, fmt: str) -> None:
         for b in items:
             partial = f" (in the first {MAX_RUNS_READ} runs)" if b.partial else ""
             click.echo(f"{name}: {b.kind} {b.title!r} started {b.created:%Y-%m-%d %H:%M:%S} UTC")
+            if b.partitions_total is not None:
+                click.echo(f"  partitions {b.partitions_done:,}/{b.partitions_total:,} done, {b.partitions_failed:,} failed "
+                           f"({b.backfill_status}; all markets of the backfill)")
             click.echo(f"  runs      {b.runs_ok} ok, {b.runs_failed} failed, {b.runs_running} running")
             names = " ".join(b.failed_symbols[:10]) + (" ..." if len(b.failed_symbols) > 10 else "")
             failed = f" ({names})" if b.failed_symbols else ""

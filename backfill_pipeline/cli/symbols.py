@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from backfill_pipeline.cli.params import market_option, symbols_arg
+from backfill_pipeline.cli.params import market_option, split_list, symbols_arg
 from backfill_pipeline.instance import add_symbols, get_instance, list_symbols, remove_symbols
 from backfill_pipeline.markets import MARKETS
 
@@ -33,13 +33,16 @@ def add_cmd(market: str, symbols: tuple[str, ...]) -> None:
 @_MARKET
 @click.argument("symbols", nargs=-1, required=True)
 def remove_cmd(market: str, symbols: tuple[str, ...]) -> None:
-    """Unregister SYMBOLS from MARKET (stored bars are kept)."""
-    mkt, syms = market_option(market), symbols_arg(symbols)
+    """Unregister SYMBOLS from MARKET (stored bars are kept).
+
+    A name is the registered key as spelled (so a symbol added in the UI as `nflx` can be
+    removed as `nflx`), else its upper-case form (`msft` removes MSFT)."""
+    mkt, names = market_option(market), split_list(symbols)
     try:
-        remove_symbols(get_instance(), mkt, syms)
+        removed = remove_symbols(get_instance(), mkt, names)
     except KeyError as exc:
         raise click.ClickException(f"{exc.args[0]}; nothing was removed") from None
-    click.echo(f"{mkt.name}: removed {' '.join(syms)}")
+    click.echo(f"{mkt.name}: removed {' '.join(removed)}")
 
 
 @symbols_group.command("list")

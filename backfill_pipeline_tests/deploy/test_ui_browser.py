@@ -144,7 +144,7 @@ def test_ui_shows_assets_partitions_and_checks(
     page.get_by_text(last, exact=True).filter(visible=True).first.click()
     page.get_by_text(demo_symbols[0], exact=True).filter(visible=True).first.click()
     page.get_by_text(f"{last}|{demo_symbols[0]}").filter(visible=True).first.wait_for()
-    page.get_by_text("bars_written").first.wait_for()
+    page.get_by_text("run_bars_written").first.wait_for()
     assert page.get_by_text("Materialized", exact=True).filter(visible=True).count() >= 1
     shot = _shot(page, "partitions")
     if os.environ.get("BACKFILL_UPDATE_DOCS_SCREENSHOT") == "1":
