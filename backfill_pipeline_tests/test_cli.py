@@ -85,3 +85,33 @@ def test_console_script_and_dagster_cli_materialize_a_partition_range(dagster_ho
     counts = wh.bar_counts("us_equities", "1m", dt.date(2024, 3, 6), dt.date(2024, 3, 8))
     assert counts["bars"].tolist() == [390, 390, 390]
     wh.dispose()
+
+
+@pytest.mark.date_sensitive
+def test_symbols_add_with_history_registers_and_launches_every_timeframe(run):
+    from backfill_pipeline.markets import MARKETS, last_closed_sessions
+    from backfill_pipeline.partitions import date_key
+
+    sessions = last_closed_sessions(MARKETS["us_equities"], 10)
+    result = run("symbols", "add", "--market", "us_equities", "nflx", "--history", "10d")
+    assert result.exit_code == 0, result.output
+    assert _symbols("us_equities") == ["NFLX"]
+    weeks = sorted({date_key("weekly", s) for s in sessions})
+    assert f"{10 * 7 + len(weeks):,} partitions over 8 assets" in result.output
+    with dg.DagsterInstance.get() as instance:
+        (backfill,) = instance.get_backfills()
+    got = {(k.to_user_string(), str(pk)) for k, pk in backfill.asset_backfill_data.target_subset.iterate_asset_partitions()}
+    want = {(f"ohlcv/us_equities/{tf}", f"{s:%Y-%m-%d}|NFLX") for tf in ("1m", "5m", "15m", "30m", "1h", "4h", "1d")
+            for s in sessions} | {("ohlcv/us_equities/1w", f"{w}|NFLX") for w in weeks}
+    assert got == want
+    assert backfill.title == "history of NFLX (10d)"
+
+
+@pytest.mark.parametrize(("span", "problem"), [("5x", "expected a span such as 5y, 18m or 30d"),
+                                               ("0y", "expected a span"), ("2d", "--wait follows")])
+def test_symbols_add_refuses_a_bad_history_span_and_registers_nothing(run, span, problem):
+    extra = ("--wait",) if span == "2d" else ()
+    args = ("--history", span) if span != "2d" else ()
+    result = run("symbols", "add", "--market", "us_equities", "NFLX", *args, *extra)
+    assert result.exit_code != 0 and problem in result.output
+    assert _symbols("us_equities") == []

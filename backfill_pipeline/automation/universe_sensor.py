@@ -27,6 +27,7 @@ from backfill_pipeline.automation.universe import UniverseEntry, load
 from backfill_pipeline.markets import Market, last_closed_sessions, sessions_in_range
 from backfill_pipeline.names import UNIVERSE_SENSOR
 from backfill_pipeline.partitions import date_key
+from backfill_pipeline.scale import scale_warning
 from backfill_pipeline.settings import Settings
 
 ORIGIN = "universe_sync"
@@ -100,6 +101,10 @@ def build_universe_sensor(
                 order = [s for s in registered if s not in removed] + added
                 run_requests += history_requests(settings, job_groups(settings, market)[0], order, added, now)
                 changes.append(f"{name}: added {' '.join(added)}")
+                warning = scale_warning(market, settings.partition_grain, settings.partitions_start,
+                                        len(registered) - len(removed) + len(added), now.date())
+                if warning:
+                    context.log.warning(warning)
         if not partition_requests:
             counts = ", ".join(f"{m} {sum(e.active for e in es)} active" for m, es in universe.items())
             return dg.SensorResult(skip_reason=f"{path}: in sync ({counts or 'no markets listed'})")

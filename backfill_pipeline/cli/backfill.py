@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -16,6 +17,15 @@ from backfill_pipeline.launch import BACKFILL_TAG, Plan, launch_in_instance, par
 from backfill_pipeline.markets import get_market
 from backfill_pipeline.settings import warehouse_url
 from backfill_pipeline.vendor_config import env_problems
+from backfill_pipeline.settings import Settings
+
+if TYPE_CHECKING:
+    import dagster as dg
+
+URL_OPTION = click.option(
+    "--url", default=lambda: os.environ.get("BACKFILL_DAGSTER_URL"),
+    help="Dagster webserver (launch through its GraphQL API); default $BACKFILL_DAGSTER_URL, "
+    "else the backfill is added to $DAGSTER_HOME's instance directly.")
 
 
 @click.command("backfill")
@@ -23,9 +33,7 @@ from backfill_pipeline.vendor_config import env_problems
               help="A gap file written by `scan` (txt or json).")
 @scope_options
 @click.option("--dry-run", is_flag=True, help="Print the partitions, runs and requests; launch nothing.")
-@click.option("--url", default=lambda: os.environ.get("BACKFILL_DAGSTER_URL"),
-              help="Dagster webserver (launch through its GraphQL API); default $BACKFILL_DAGSTER_URL, "
-              "else the backfill is added to $DAGSTER_HOME's instance directly.")
+@URL_OPTION
 @click.option("--title", default=None, help="Backfill title shown in the UI.")
 @wait_options
 def backfill_cmd(from_file, market, symbols, timeframes, start, end, days, dry_run, url, title,
@@ -74,10 +82,17 @@ def backfill_cmd(from_file, market, symbols, timeframes, start, end, days, dry_r
     if config_problems:
         raise click.ClickException("vendor configuration; nothing launched:\n" + "\n".join(config_problems))
     the_plan = plan(entries, settings)
-    _print_plan(the_plan, dry_run)
+    print_plan(the_plan, dry_run)
     if dry_run:
         return
     name = title or (f"gaps from {from_file.name}" if from_file else "range backfill")
+    backfill_id = launch_plan(instance, settings, the_plan, name, url)
+    if wait:
+        follow_backfill(backfill_id, url, poll, timeout)
+
+
+def launch_plan(instance: dg.DagsterInstance, settings: Settings, the_plan: Plan, name: str, url: str | None) -> str:
+    """Launch through the webserver's GraphQL API when `url` is given, else into the instance."""
     if url:
         import httpx
 
@@ -88,17 +103,16 @@ def backfill_cmd(from_file, market, symbols, timeframes, start, end, days, dry_r
         except (GraphQLError, httpx.HTTPError) as exc:
             raise click.ClickException(f"launch through {url} failed: {exc}") from None
         click.echo(f"launched backfill {backfill_id} through {url}: {backfill_ui_url(url, backfill_id)}")
-    else:
-        from backfill_pipeline.definitions import build_definitions
+        return backfill_id
+    from backfill_pipeline.definitions import build_definitions
 
-        backfill_id = launch_in_instance(instance, build_definitions(settings), the_plan, name)
-        click.echo(f"added backfill {backfill_id} to the instance at $DAGSTER_HOME; "
-                   "a running daemon (dagster dev / dagster-daemon) executes it")
-    if wait:
-        follow_backfill(backfill_id, url, poll, timeout)
+    backfill_id = launch_in_instance(instance, build_definitions(settings), the_plan, name)
+    click.echo(f"added backfill {backfill_id} to the instance at $DAGSTER_HOME; "
+               "a running daemon (dagster dev / dagster-daemon) executes it")
+    return backfill_id
 
 
-def _print_plan(the_plan: Plan, dry_run: bool) -> None:
+def print_plan(the_plan: Plan, dry_run: bool) -> None:
     for key, keys in the_plan.partitions.items():
         shown = ", ".join(keys[:6]) + (f", ... (+{len(keys) - 6})" if len(keys) > 6 else "")
         click.echo(f"{key}: {len(keys)} partitions: {shown}")

@@ -7,7 +7,7 @@ import json
 import click
 import pandas as pd
 
-from backfill_pipeline.cli.params import market_option, symbols_arg
+from backfill_pipeline.cli.params import load_settings, market_option, symbols_arg
 from backfill_pipeline.markets import MARKETS
 from backfill_pipeline.settings import warehouse_url
 
@@ -23,7 +23,8 @@ def status_cmd(market: str | None, batches: int, fmt: str) -> None:
     """The last backfill of each market: runs, symbols, bars written, requests, rate-limit waits."""
     markets = [market_option(market).name] if market else list(MARKETS)
     from backfill_pipeline.automation.status import MAX_RUNS_READ, recent_batches  # deferred: Dagster import
-    from backfill_pipeline.instance import get_instance
+    from backfill_pipeline.instance import get_instance, list_symbols
+    from backfill_pipeline.scale import scale_warning
     from backfill_pipeline.warehouse.store import Warehouse
 
     instance = get_instance()
@@ -35,7 +36,12 @@ def status_cmd(market: str | None, batches: int, fmt: str) -> None:
     if fmt == "json":
         click.echo(json.dumps({m: [b.as_dict() for b in bs] for m, bs in found.items()}, indent=1))
         return
+    settings = load_settings()
     for name, items in found.items():
+        warning = scale_warning(settings.market(name), settings.partition_grain, settings.partitions_start,
+                                len(list_symbols(instance, settings.market(name))))
+        if warning:
+            click.echo(f"warning: {warning}")
         if not items:
             click.echo(f"{name}: no backfill yet")
             continue
