@@ -16,7 +16,7 @@ import pandas as pd
 
 from backfill_pipeline.gaps import COMPLETE, NO_TRADES
 from backfill_pipeline.markets import InvalidSymbolError, UnknownMarketError, get_market, is_session, validate_symbol
-from backfill_pipeline.timeframes import UnknownTimeframeError, get_timeframe
+from backfill_pipeline.timeframes import UnknownTimeframeError, duration_rank, get_timeframe
 
 HEADER_TITLE = "backfill-pipeline gaps"
 
@@ -37,7 +37,8 @@ class GapFileError(ValueError):
 
 def _rows(table: pd.DataFrame) -> pd.DataFrame:
     gaps = table[table["gap_class"] != COMPLETE]
-    return gaps.sort_values(["market", "timeframe", "symbol", "session"])
+    return gaps.assign(_rank=gaps["timeframe"].map(duration_rank)).sort_values(
+        ["market", "_rank", "symbol", "session"]).drop(columns="_rank")
 
 
 def format_text(table: pd.DataFrame, header: Mapping[str, object]) -> str:

@@ -23,7 +23,7 @@ from backfill_pipeline.ingest import consecutive_runs
 from backfill_pipeline.names import ohlcv_key
 from backfill_pipeline.partitions import date_key, effective_grain, multi_key, partition_window
 from backfill_pipeline.settings import Settings
-from backfill_pipeline.timeframes import derivation_sources
+from backfill_pipeline.timeframes import derivation_sources, duration_rank
 from backfill_pipeline.vendors.specs import SPECS
 
 # Bars per request of each vendor's bar endpoint (demo: one request per call): vendors/specs.py.
@@ -98,7 +98,9 @@ def plan(entries: Iterable[GapEntry], settings: Settings) -> Plan:
         for run in consecutive_runs(market, pd.DatetimeIndex(sorted(days))):
             bars = int(expected_counts(market, timeframe, run, pd.Timestamp.max.tz_localize("UTC")).sum())
             requests += max(1, math.ceil(bars / page)) if page else 1
-    return Plan({k: sorted(v) for k, v in sorted(partitions.items())}, len(run_groups), requests)
+    # assets by market, then timeframe duration (1m before 15m before 1d), as everywhere else
+    order = sorted(partitions, key=lambda k: (k.split("/")[1], duration_rank(k.split("/")[-1]), k))
+    return Plan({k: sorted(partitions[k]) for k in order}, len(run_groups), requests)
 
 
 def launch_in_instance(instance: dg.DagsterInstance, defs: dg.Definitions, the_plan: Plan, title: str) -> str:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from backfill_pipeline.gaps import GAP_CLASSES, SEVERITY
+from backfill_pipeline.timeframes import duration_rank
 
 REPORT_COLUMNS = ["market", "symbol", "timeframe", "expected", "present", "missing", "completeness_pct",
                   "first_ts", "last_ts", *GAP_CLASSES]
@@ -95,6 +96,7 @@ def compare(before_path: Path, after_path: Path) -> str:
     keys = ["market", "symbol", "timeframe"]
     merged = before.merge(after, on=keys, how="outer", suffixes=("_before", "_after")).fillna(0)
     by_tf = merged.groupby("timeframe", sort=False)[["missing_before", "missing_after"]].sum()
+    by_tf = by_tf.loc[sorted(by_tf.index, key=duration_rank)]
     lines = [f"{'timeframe':<10} {'missing before':>15} {'missing after':>14} {'reduction':>10}"]
     for tf, row in by_tf.iterrows():
         lines.append(f"{tf:<10} {int(row.missing_before):>15} {int(row.missing_after):>14} "

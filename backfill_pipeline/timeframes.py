@@ -28,7 +28,13 @@ TIMEFRAMES: dict[str, Timeframe] = {
         Timeframe("1w", None),
     )
 }
-TIMEFRAME_NAMES: tuple[str, ...] = tuple(TIMEFRAMES)
+TIMEFRAME_NAMES: tuple[str, ...] = tuple(TIMEFRAMES)  # by duration, 1m first
+
+
+def duration_rank(name: str) -> int:
+    """Sort key ordering timeframe names by duration (1m 5m 15m 30m 1h 4h 1d 1w), not text;
+    unknown names last."""
+    return TIMEFRAME_NAMES.index(name) if name in TIMEFRAMES else len(TIMEFRAME_NAMES)
 DEFAULT_FETCHED: tuple[str, ...] = ("1m", "1d")
 
 

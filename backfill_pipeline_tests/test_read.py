@@ -61,6 +61,19 @@ def test_bars_as_csv_and_json(url):
     assert all(r["price_factor"] == 1.0 for r in rows)  # crypto has no corporate actions
 
 
+def test_bars_without_dates_prints_the_newest_stored_session(url):
+    out = invoke("bars", "AAPL")
+    assert out.exit_code == 0, out.output
+    frame = pd.read_csv(io.StringIO(out.output))
+    assert frame["session"].tolist() == ["2024-03-06"] and frame["close"].tolist() == [102]
+    since = pd.read_csv(io.StringIO(invoke("bars", "AAPL", "--start", "2024-03-05").output))
+    assert since["session"].tolist() == ["2024-03-05", "2024-03-06"]
+    missing = invoke("bars", "MSFT")
+    assert missing.exit_code != 0 and "no 1d bars stored for MSFT" in missing.output
+    none_1h = invoke("bars", "AAPL", "--timeframe", "1h")
+    assert none_1h.exit_code != 0 and "no 1h bars stored for AAPL" in none_1h.output
+
+
 def test_macro_wide_and_long(url, monkeypatch):
     out = invoke("macro", "--start", "2024-03-04", "--end", "2024-03-06")
     assert out.exit_code == 0, out.output
@@ -96,7 +109,7 @@ def test_macro_wide_and_long(url, monkeypatch):
         (("bars", "AAPL", "--start", "2024-03-05", "--end", "2024-03-04"), "start 2024-03-05 is after end 2024-03-04"),
         (("bars", "AAPL", "--start", "2024-03-04", "--end", "2024-03-05", "--splits-only"), "--splits-only needs --adjusted"),
         (("bars", "AAPL", "--start", "2024-03-04", "--end", "2024-03-05", "--format", "xml"), "'xml' is not one of"),
-        (("bars", "AAPL", "--end", "2024-03-05"), "Missing option '--start'"),
+        (("bars", "AAPL", "--start", "2024-03-32"), "'2024-03-32' is not a date"),
         (("macro", "--start", "yesterday", "--end", "2024-03-05"), "'yesterday' is not a date"),
         (("macro", "--start", "2024-03-06", "--end", "2024-03-05"), "is after end"),
         (("macro", "--start", "2024-03-04", "--end", "2024-03-05", "--view", "final"), "'final' is not one of"),

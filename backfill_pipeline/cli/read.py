@@ -33,18 +33,39 @@ def emit(frame: pd.DataFrame, fmt: str) -> None:
         click.echo(out.to_csv(index=False), nl=False)
 
 
+def _newest_stored(symbol: str, timeframe: str, market: str | None) -> str:
+    from backfill_pipeline.markets import MARKETS
+    from backfill_pipeline.settings import warehouse_url
+    from backfill_pipeline.warehouse.store import Warehouse
+
+    warehouse = Warehouse(warehouse_url())
+    try:
+        found = {m: day for m in ([market] if market else list(MARKETS))
+                 if (day := warehouse.latest_sessions(m, timeframe, [symbol]).get(symbol)) is not None}
+    finally:
+        warehouse.dispose()
+    if not found:
+        raise click.ClickException(f"no {timeframe} bars stored for {symbol}" + (f" in {market}" if market else ""))
+    if len(found) > 1:
+        raise click.ClickException(f"{symbol} is stored in {', '.join(found)}: give --market")
+    return next(iter(found.values())).isoformat()
+
+
 @click.command("bars")
 @click.argument("symbol")
 @click.option("--timeframe", default="1d", show_default=True, help=f"One of: {', '.join(TIMEFRAME_NAMES)}.")
-@click.option("--start", required=True, help="First session (YYYY-MM-DD).")
-@click.option("--end", required=True, help="Last session (YYYY-MM-DD), inclusive.")
+@click.option("--start", default=None, help="First session (YYYY-MM-DD); default: the newest stored session.")
+@click.option("--end", default=None, help="Last session (YYYY-MM-DD), inclusive; default: the newest stored session.")
 @click.option("--market", default=None, help="Market of the symbol; default: the one market that stores it.")
 @click.option("--adjusted", is_flag=True, help="Adjust prices for splits and dividends (volumes for splits).")
 @click.option("--splits-only", is_flag=True, help="With --adjusted: adjust for splits only.")
 @FORMAT_OPTION
-def bars_cmd(symbol: str, timeframe: str, start: str, end: str, market: str | None, adjusted: bool,
+def bars_cmd(symbol: str, timeframe: str, start: str | None, end: str | None, market: str | None, adjusted: bool,
              splits_only: bool, fmt: str) -> None:
-    """Print the stored bars of SYMBOL for sessions START..END, raw or adjusted."""
+    """Print the stored bars of SYMBOL for sessions START..END, raw or adjusted.
+
+    Without --start and --end: the newest stored session (week for 1w); with only --start:
+    from there to the newest stored session; with only --end: that session."""
     from backfill_pipeline.read import ReadError, read_bars  # deferred: the warehouse stack
 
     (sym,) = symbols_arg([symbol])
@@ -55,6 +76,10 @@ def bars_cmd(symbol: str, timeframe: str, start: str, end: str, market: str | No
     mkt = market_option(market).name if market else None
     if splits_only and not adjusted:
         raise click.BadParameter("--splits-only needs --adjusted", param_hint="--splits-only")
+    if start is None or end is None:
+        date_option(start, "--start"), date_option(end, "--end")  # a bad date is named before reading
+        newest = _newest_stored(sym, timeframe, mkt) if end is None else end
+        start, end = start or newest, end or newest
     first, last = parse_dates(start, end)
     mode = ("splits" if splits_only else "all") if adjusted else "raw"
     try:
