@@ -45,6 +45,7 @@ __all__ = [
     "BatchedSqliteEventLogStorage",
     "add_asset_backfill",
     "backfill_partitions",
+    "ui_backfill_targets",
     "cron_ticks_before",
     "dagster_instance_config",  # validates a dagster.yaml against the instance schema
     "is_valid_cron_string",
@@ -104,6 +105,22 @@ def backfill_partitions(instance: dg.DagsterInstance, backfill_id: str) -> Backf
         materialized=data.materialized_subset.num_partitions_and_non_partitioned_assets,
         failed={k: sorted(v) for k, v in sorted(failed.items())},
     )
+
+
+def ui_backfill_targets(instance: dg.DagsterInstance, defs: dg.Definitions, asset_keys: Sequence[dg.AssetKey],
+                        partition_names: Sequence[str]) -> set[tuple[str, str]]:
+    """(asset key, partition key) pairs that a backfill launched from the UI targets: its launch
+    dialog sends the selected assets and the partitions picked for their roots
+    (launchPartitionBackfill with assetSelection and partitionNames), and Dagster maps those to
+    the downstream assets (the 1w weeks of the picked sessions)."""
+    backfill = PartitionBackfill.from_asset_partitions(
+        backfill_id=make_new_backfill_id(), asset_graph=defs.get_repository_def().asset_graph,
+        partition_names=list(partition_names), asset_selection=list(asset_keys), backfill_timestamp=time.time(),
+        tags={}, dynamic_partitions_store=instance, all_partitions=False, title=None, description=None,
+        run_config=None,
+    )
+    assert backfill.asset_backfill_data is not None
+    return {(k.to_user_string(), str(pk)) for k, pk in backfill.asset_backfill_data.target_subset.iterate_asset_partitions()}
 
 
 def add_asset_backfill(instance: dg.DagsterInstance, defs: dg.Definitions,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import warnings
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import dagster as dg
@@ -53,7 +54,10 @@ def materialize_range(
     sessions: pd.DatetimeIndex,
     timeframes: tuple[str, ...] = TIMEFRAME_NAMES,
     quiet: bool = True,
+    on_start: Callable[[list[str], str, str], None] | None = None,
 ) -> list[RunSummary]:
+    """One ranged run per date grain and contiguous symbol block; `on_start(asset keys, first
+    partition key, last partition key)` is called before each run starts."""
     order = list(instance.get_dynamic_partitions(market.symbols_partitions_name))
     missing = [s for s in symbols if s not in order]
     if missing:
@@ -71,6 +75,9 @@ def materialize_range(
                 "dagster/asset_partition_range_end": f"{last}|{group[-1]}",
                 "backfill_pipeline/origin": "local",
             }
+            if on_start is not None:
+                on_start([k.to_user_string() for k in keys], tags["dagster/asset_partition_range_start"],
+                         tags["dagster/asset_partition_range_end"])
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 result = dg.materialize(

@@ -59,6 +59,12 @@ GAP_SENSOR = "gap_fill_48h_sensor"
 UNIVERSE_SENSOR = "universe_sync_sensor"
 WEEKLY_SENSOR = "weekly_rollup_sensor"
 SYMBOL_RULE_SENSOR = "symbol_rule_sensor"
+
+
+def ui_selection(market: str) -> str:
+    """The asset selection (Dagster's selection syntax) the README gives for backfilling every
+    timeframe of a market from the UI in one launch."""
+    return f"group:{OHLCV_GROUP} and tag:market={market}"
 BACKFILL_STATUS_KEY = dg.AssetKey(["reports", "backfill_status"])
 TAG_ORIGIN = "backfill_pipeline/origin"  # schedule | gap_sensor | universe_sync | weekly_rollup | local
 TAG_BATCH = "backfill_pipeline/batch"  # the runs one tick requested, listed together by `status`

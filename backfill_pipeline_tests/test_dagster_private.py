@@ -160,3 +160,24 @@ def test_batched_storage_relies_on_these_dagster_internals():
     assert list(inspect.signature(SqliteEventLogStorage._connect).parameters) == ["self", "shard"]
     assert list(inspect.signature(SqliteEventLogStorage._store_asset_event_tags).parameters) == [
         "self", "conn", "events", "event_ids"]
+
+
+def test_the_readmes_ui_selection_backfills_every_timeframe():
+    """The selection the README gives for the UI selects the market's eight OHLCV assets, and a
+    backfill launched with it and the picked sessions x symbols (what the launch dialog sends)
+    targets those partitions of every timeframe, the 1w asset its weeks."""
+    from backfill_pipeline.definitions import build_definitions
+    from backfill_pipeline.names import ui_selection
+    from backfill_pipeline.settings import Settings
+    from backfill_pipeline.timeframes import TIMEFRAME_NAMES
+
+    defs = build_definitions(Settings())
+    keys = dg.AssetSelection.from_string(ui_selection("us_equities")).resolve(defs.resolve_asset_graph())
+    assert sorted(k.to_user_string() for k in keys) == sorted(f"ohlcv/us_equities/{tf}" for tf in TIMEFRAME_NAMES)
+    picked = ["2024-03-08|AAPL", "2024-03-11|AAPL"]  # a Friday and the Monday after
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions("us_equities_symbols", ["AAPL", "MSFT"])
+        targets = dp.ui_backfill_targets(instance, defs, list(keys), picked)
+    daily = {(f"ohlcv/us_equities/{tf}", pk) for tf in TIMEFRAME_NAMES if tf != "1w" for pk in picked}
+    weekly = {("ohlcv/us_equities/1w", "2024-03-04|AAPL"), ("ohlcv/us_equities/1w", "2024-03-11|AAPL")}
+    assert targets == daily | weekly

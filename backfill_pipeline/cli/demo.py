@@ -74,7 +74,10 @@ def demo_cmd(days: int, symbols: tuple[str, ...], market: str | None, timeframes
         add_symbols(instance, mkt, syms)
         click.echo(f"{name}: {len(syms)} symbols x {len(sessions)} sessions "
                    f"({sessions[0]:%Y-%m-%d}..{sessions[-1]:%Y-%m-%d}), vendor {settings.vendor(name)}")
-        for summary in materialize_range(defs, instance, settings, mkt, syms, sessions, chosen):
+        def starting(assets: list[str], first: str, last: str) -> None:
+            click.echo(f"  running {', '.join(assets)} for {first} .. {last} (one ranged run)...")
+
+        for summary in materialize_range(defs, instance, settings, mkt, syms, sessions, chosen, on_start=starting):
             runs.append(summary)
             state = "ok" if summary.success else "FAILED"
             click.echo(f"  run {summary.run_id[:8]} {state}: {', '.join(summary.assets)} "

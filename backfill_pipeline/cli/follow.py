@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 import click
 
 if TYPE_CHECKING:
+    import dagster as dg
+
     from backfill_pipeline.backfill_follow import BackfillProgress
 
 _LISTED = 20  # failed partitions listed per asset
@@ -52,6 +54,9 @@ def follow_backfill(backfill_id: str, url: str | None, poll_s: float, timeout_s:
             raise click.ClickException(f"no asset backfill {backfill_id} in the instance at $DAGSTER_HOME")
         _follow_graphql(url, backfill_id, poll_s, timeout_s)
         return
+    if not _daemon_alive(instance):
+        click.echo("note: no dagster-daemon has reported to this instance in the last minute; the backfill "
+                   "starts when one runs with the same DAGSTER_HOME (`dagster dev` or `dagster-daemon run`)")
     warehouse = Warehouse(warehouse_url())
     display = _Display(sys.stdout.isatty())
     try:
@@ -74,6 +79,14 @@ def follow_backfill(backfill_id: str, url: str | None, poll_s: float, timeout_s:
         click.echo("re-run them: `backfill-pipeline scan` then `backfill --from-file`, "
                    "or re-execute the backfill from failure in the UI")
     raise SystemExit(1)
+
+
+def _daemon_alive(instance: dg.DagsterInstance, within_s: float = 60.0) -> bool:
+    import time
+
+    heartbeats = instance.get_daemon_heartbeats()
+    beat = heartbeats.get("BACKFILL")
+    return beat is not None and time.time() - beat.timestamp < within_s
 
 
 class _Display:
