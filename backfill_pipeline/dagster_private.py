@@ -45,12 +45,12 @@ __all__ = [
     "BatchedSqliteEventLogStorage",
     "add_asset_backfill",
     "backfill_partitions",
-    "ui_backfill_targets",
     "cron_ticks_before",
     "dagster_instance_config",  # validates a dagster.yaml against the instance schema
     "is_valid_cron_string",
     "partition_loading_context",  # needed to resolve dynamic partitions outside a run
     "requested_backfill_targets",
+    "ui_backfill_targets",
 ]
 
 
