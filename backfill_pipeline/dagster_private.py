@@ -30,6 +30,7 @@ from dagster._core.execution.backfill import BulkActionStatus, PartitionBackfill
 from dagster._core.instance.config import dagster_instance_config
 from dagster._core.storage.event_log.schema import SqlEventLogStorageTable
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
+from dagster._core.storage.event_log.sqlite.sqlite_event_log import INDEX_SHARD_NAME
 from dagster._core.storage.sqlite import SQLITE_BUSY_TIMEOUT_SECONDS
 from dagster._core.utils import make_new_backfill_id
 from dagster._utils.schedules import is_valid_cron_string, reverse_cron_string_iterator
@@ -238,6 +239,13 @@ class BatchedSqliteEventLogStorage(SqliteEventLogStorage):
                 self._initialized_dbs.add(shard)
             with engine.connect() as conn, conn.begin():
                 yield conn
+
+    def wipe(self) -> None:
+        # Dagster's wipe deletes the run shard files: no kept connection may point at them
+        with self._db_lock:
+            for shard in [s for s in self._shard_engines if s != INDEX_SHARD_NAME]:
+                self._shard_engines.pop(shard).dispose()
+        super().wipe()
 
     def dispose(self) -> None:
         for engine in self._shard_engines.values():

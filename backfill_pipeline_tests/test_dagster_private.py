@@ -133,6 +133,19 @@ def test_batched_sqlite_event_log_stores_what_dagsters_own_does(tmp_path, monkey
     assert batched_view["days"]["status"]["2024-01-09"] == "AssetPartitionStatus.FAILED"
 
 
+def test_batched_sqlite_event_log_after_a_wipe(tmp_path, monkeypatch):
+    """A wipe (run shard files deleted, index emptied) leaves a storage that stores and reads
+    back the runs after it, through its kept index engine."""
+    monkeypatch.setenv("DAGSTER_EVENT_BATCH_SIZE", "1000")
+    with _batched_instance(str(tmp_path)) as instance:
+        assert _run_ranged(instance)
+        instance.wipe()
+        assert _partition_view(instance)["days"]["materialized"] == []
+        assert _run_ranged(instance)
+        assert len(_partition_view(instance)["days"]["materialized"]) == 7
+        assert len(instance.get_runs()) == 1  # the wipe removed the first run
+
+
 def test_batched_sqlite_event_log_turns_dagster_batching_on(tmp_path, monkeypatch):
     for name in dp.EVENT_BATCHING_ENV:
         monkeypatch.delenv(name, raising=False)
