@@ -146,7 +146,8 @@ def run_bars_written(instance: dg.DagsterInstance, run_id: str) -> int:
         if event is None:
             continue
         materialization = event.step_materialization_data.materialization
-        meta = materialization.metadata.get(RUN_BARS_WRITTEN)
+        # `bars_written`: the same figure under its name before 2026-12 (older runs' events)
+        meta = materialization.metadata.get(RUN_BARS_WRITTEN) or materialization.metadata.get("bars_written")
         if meta is not None:
             steps.setdefault((event.step_key, materialization.asset_key.to_user_string()), int(meta.value))  # type: ignore[arg-type]
     return sum(steps.values())
