@@ -215,13 +215,15 @@ WAREHOUSE_BACKENDS = ("sqlite", "postgresql")
 
 def warehouse_url(env: Mapping[str, str] | None = None) -> str:
     """BACKFILL_WAREHOUSE_URL (checked: check_warehouse_url), else a SQLite file in
-    $DAGSTER_HOME (or ./data), whose directory the warehouse creates."""
+    $DAGSTER_HOME, or in ./.dagster_home (the home `backfill-pipeline` creates there, so every
+    command finds the demo's bars without DAGSTER_HOME exported); the warehouse creates its
+    directory."""
     env = os.environ if env is None else env
     url = env.get("BACKFILL_WAREHOUSE_URL")
     if url:
         return check_warehouse_url(url, "BACKFILL_WAREHOUSE_URL")
     home = env.get("DAGSTER_HOME")
-    base = Path(home) if home else Path.cwd() / "data"
+    base = Path(home) if home else Path.cwd() / ".dagster_home"
     return f"sqlite:///{(base / 'warehouse.db').resolve()}"
 
 

@@ -149,3 +149,17 @@ def test_a_dividend_without_a_close_before_it_is_reported(url):
     assert frame.attrs["skipped_dividends"] == ["2024-03-04 dividend 0.5: no usable close before the ex-date (nan)"]
     out = invoke("bars", "AAPL", "--start", "2024-03-04", "--end", "2024-03-06", "--adjusted")
     assert out.exit_code == 0 and "warning: not adjusted for 2024-03-04 dividend 0.5" in out.output
+
+
+def test_without_dagster_home_the_cli_reads_the_warehouse_the_demo_wrote(tmp_path, monkeypatch):
+    """The README's shell: no DAGSTER_HOME exported, the demo's ./.dagster_home/warehouse.db."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    monkeypatch.delenv("BACKFILL_WAREHOUSE_URL", raising=False)
+    (tmp_path / ".dagster_home").mkdir()
+    wh = Warehouse(f"sqlite:///{tmp_path / '.dagster_home' / 'warehouse.db'}")
+    wh.replace_bars("us_equities", "1d", "AAPL", [dt.date(2024, 3, 4)], _daily_bars([100], DAYS[:1]))
+    wh.dispose()
+    out = invoke("bars", "AAPL")
+    assert out.exit_code == 0, out.output
+    assert pd.read_csv(io.StringIO(out.output))["session"].tolist() == ["2024-03-04"]

@@ -18,7 +18,7 @@ class WarehouseResource(dg.ConfigurableResource):
     """SQLAlchemy warehouse of bars and fetch logs.
 
     `url` empty means BACKFILL_WAREHOUSE_URL, else a SQLite file in $DAGSTER_HOME (or
-    ./data). The URL is resolved at execution so a password in it never reaches run config.
+    ./.dagster_home). The URL is resolved at execution so a password in it never reaches run config.
     """
 
     url: str | None = None
