@@ -23,8 +23,7 @@ from dagster._core.definitions.assets.graph.asset_graph_subset import AssetGraph
 from dagster._core.definitions.events import AssetKeyPartitionKey
 from dagster._core.definitions.partitions.context import partition_loading_context
 from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
-from dagster._core.events import EngineEventData
-from dagster._core.events import DagsterEventType
+from dagster._core.events import DagsterEventType, EngineEventData
 from dagster._core.events.log import EventLogEntry
 from dagster._core.execution.backfill import BulkActionStatus, PartitionBackfill
 from dagster._core.instance.config import dagster_instance_config
@@ -40,9 +39,9 @@ AssetJob = UnresolvedAssetJobDefinition
 __all__ = [
     "AssetJob",
     "AssetKeyPartitionKey",
-    "EngineEventData",  # tests: report a run worker's pid as Dagster's launchers do
     "BackfillPartitions",
     "BatchedSqliteEventLogStorage",
+    "EngineEventData",  # tests: report a run worker's pid as Dagster's launchers do
     "add_asset_backfill",
     "backfill_partitions",
     "cron_ticks_before",

@@ -136,13 +136,6 @@ def normalize_symbol(raw: str) -> str:
     return validate_symbol(raw.strip().upper())
 
 
-def is_normal_symbol(symbol: str) -> bool:
-    try:
-        return normalize_symbol(symbol) == symbol
-    except InvalidSymbolError:
-        return False
-
-
 def calendar_end() -> dt.date:
     return dt.date(dt.date.today().year + CALENDAR_YEARS_AHEAD, 12, 31)
 

@@ -18,6 +18,7 @@ from backfill_pipeline.markets import MARKETS, Market, last_closed_sessions, ses
 from backfill_pipeline.scale import scale_warning
 from backfill_pipeline.settings import Settings
 from backfill_pipeline.timeframes import TIMEFRAME_NAMES
+from backfill_pipeline.vendor_config import env_problems
 
 _MARKET = click.option("--market", required=True, help=f"One of: {', '.join(MARKETS)}.")
 
@@ -44,6 +45,9 @@ def add_cmd(market: str, symbols: tuple[str, ...], history: str | None, url: str
     if wait and not history:
         raise click.UsageError("--wait follows the history backfill: give --history too")
     sessions = history_sessions(history, mkt, settings) if history else None  # validated before writing
+    config_problems = env_problems({settings.vendor(mkt.name)}) if history and not url else []
+    if config_problems:
+        raise click.ClickException("vendor configuration; nothing registered or launched:\n" + "\n".join(config_problems))
     instance = get_instance()
     new = add_symbols(instance, mkt, syms)
     skipped = [s for s in syms if s not in new]
