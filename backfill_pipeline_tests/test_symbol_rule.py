@@ -40,7 +40,7 @@ def test_the_assets_refuse_a_symbol_that_breaks_the_rule(warehouse_url):
         result = materialize(instance, warehouse_url, "us_equities", ["1m"], partition_key="2024-03-06|nflx")
         assert not result.success
         failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
-        assert "symbol(s) 'nflx' break the ticker rule" in str(failure.step_failure_data.error)
+        assert "invalid symbol partition(s) of us_equities: 'nflx'" in str(failure.step_failure_data.error)
         assert table_rows(warehouse_url) == [] and fetch_rows(warehouse_url) == []
 
 
