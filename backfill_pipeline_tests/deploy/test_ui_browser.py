@@ -165,3 +165,48 @@ def test_ui_shows_assets_partitions_and_checks(
     _shot(page, "checks_ohlc_valid")
     page.close()
     print(f"\nUI checks took {time.monotonic() - started:.1f} s over {len(keys)} assets")
+
+
+_ADD_PARTITION = """
+mutation AddDynamicPartition($name: String!, $key: String!, $repo: RepositorySelector!) {
+  addDynamicPartition(partitionsDefName: $name, partitionKey: $key, repositorySelector: $repo) {
+    __typename
+    ... on AddDynamicPartitionSuccess { partitionKey }
+    ... on Error { message }
+  }
+}
+"""
+_LOCATIONS = "{ workspaceOrError { ... on Workspace { locationEntries { name } } } }"
+
+
+def test_a_symbol_added_in_the_ui_follows_the_clis_rule(
+    browser, deployed_stack: Stack, deploy_databases: PgDatabases, demo_sessions: list[str]
+) -> None:
+    """`nflx` added the way the UI's "Add a partition" does (its GraphQL mutation) is renamed to
+    NFLX by symbol_rule_sensor in the deployment's daemon; the UI's partition grid shows NFLX;
+    the CLI removes it."""
+    from backfill_pipeline.graphql_client import execute
+
+    base = deployed_stack.webserver_url
+    (location,) = [e["name"] for e in execute(base, _LOCATIONS)["workspaceOrError"]["locationEntries"]]
+    name = MARKETS["us_equities"].symbols_partitions_name
+    added = execute(base, _ADD_PARTITION, {"name": name, "key": "nflx", "repo": {
+        "repositoryLocationName": location, "repositoryName": "__repository__"}})["addDynamicPartition"]
+    assert added["__typename"] == "AddDynamicPartitionSuccess", added
+    deadline = time.monotonic() + 240  # the sensor ticks every 30 s once the daemon evaluates it
+    while time.monotonic() < deadline and "NFLX" not in _registered_symbols(deploy_databases):
+        time.sleep(3)
+    symbols = _registered_symbols(deploy_databases)
+    assert "NFLX" in symbols and "nflx" not in symbols, (symbols, deployed_stack.log_tail("daemon"))
+
+    page = browser.new_page(viewport={"width": 1440, "height": 900})
+    page.set_default_timeout(TIMEOUT_MS)
+    page.goto(f"{base}/assets/{ASSET.to_user_string()}?view=partitions")
+    page.get_by_text("NFLX", exact=True).filter(visible=True).first.wait_for()
+    assert page.get_by_text("nflx", exact=True).count() == 0
+    _shot(page, "partitions_ui_added_symbol")
+    page.close()
+
+    removed = deployed_stack.run("backfill-pipeline", "symbols", "remove", "--market", "us_equities", "nflx")
+    assert removed.returncode == 0, removed.stdout + removed.stderr
+    assert "NFLX" not in _registered_symbols(deploy_databases)
