@@ -9,6 +9,9 @@ Tests marked `date_sensitive` read "today" (the last closed sessions, `--days N`
 compute their expectations from the calendar, and with BACKFILL_TEST_TODAY=YYYY-MM-DDTHH:MM
 (UTC) they run with the clock moved to that instant (time-machine, ticking from there), so
 CI can run them on the day after an early close, in a DST week and on a holiday.
+
+Timeouts (pytest-timeout): pyproject's default covers the fast tier; tests of the marked
+tiers get TIER_TIMEOUTS unless they set their own `@pytest.mark.timeout`.
 """
 
 from __future__ import annotations
@@ -24,6 +27,17 @@ import sqlalchemy as sa
 TEST_TODAY_ENV = "BACKFILL_TEST_TODAY"
 
 DEFAULT_PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+
+# Seconds per test: a daemon tick is 30 s, a deployment starts in ~1 min on this machine.
+TIER_TIMEOUTS = {"slow": 600, "bench": 600, "smoke": 900, "browser": 900}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.get_closest_marker("timeout") is None:
+            budgets = [seconds for tier, seconds in TIER_TIMEOUTS.items() if item.get_closest_marker(tier)]
+            if budgets:
+                item.add_marker(pytest.mark.timeout(max(budgets)))
 
 
 @pytest.fixture(scope="session")

@@ -7,6 +7,7 @@ import multiprocessing
 import os
 
 import dagster as dg
+import pytest
 import sqlalchemy as sa
 
 from backfill_pipeline.warehouse.schema import bar_sessions, bars, fetch_log, vendor_requests
@@ -17,6 +18,8 @@ SYMBOLS = ["AAPL", "MSFT", "SPY"]
 MANUAL = dict(start="2024-03-06|AAPL", end="2024-03-12|MSFT")  # overlaps the schedule's 03-06..03-08 x AAPL..MSFT
 MANUAL_TIMEFRAMES = ["1m", "5m", "1h", "1d"]
 WEEKLY_TICK = dt.datetime(2024, 3, 9, 2, tzinfo=dt.UTC)  # "0 2 * * 6": Monday..Friday 2024-03-04..08
+
+pytestmark = pytest.mark.slow  # two writer processes, each building the definitions
 
 
 def _run(kind: str, url: str) -> tuple[str, bool, str]:

@@ -14,6 +14,7 @@ dropped by default, so a bar always means trades happened, as with Polygon.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import httpx
 import pandas as pd
@@ -63,6 +64,7 @@ class BinanceClient(HttpClientBase):
         market: Market | str | None = None,
         page_limit: int = MAX_PAGE_LIMIT,
         keep_empty_bars: bool = False,
+        clock: Callable[[], float] = time.time,  # epoch seconds: where Binance's minute ends (tests fake it)
     ):
         if not 1 <= page_limit <= MAX_PAGE_LIMIT:
             raise ValueError(f"page_limit must be within 1..{MAX_PAGE_LIMIT}")
@@ -70,6 +72,7 @@ class BinanceClient(HttpClientBase):
         self.market = get_market(market) if isinstance(market, str) else market
         self.page_limit = page_limit
         self.keep_empty_bars = keep_empty_bars
+        self._clock = clock
 
     def fetch_bars(
         self,
@@ -149,7 +152,7 @@ class BinanceClient(HttpClientBase):
         except ValueError:
             return
         if used + KLINES_WEIGHT > minute.limit:
-            self._http.limiter.block(reply.bucket, 60.0 - time.time() % 60.0 + 0.5)
+            self._http.limiter.block(reply.bucket, 60.0 - self._clock() % 60.0 + 0.5)
 
 
 def _ms(ts: pd.Timestamp) -> int:

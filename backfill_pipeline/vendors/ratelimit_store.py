@@ -18,7 +18,7 @@ import math
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,8 +72,13 @@ class Denial:
 
 
 class RateStore:
-    def __init__(self, engine: Engine, *, schema: str | None = None, thread_lock: bool = False):
+    def __init__(
+        self, engine: Engine, *, schema: str | None = None, thread_lock: bool = False,
+        clock: Callable[[], float] = time.time,
+    ):
+        # clock: epoch seconds for SQLite stores (tests pass a fake one); PostgreSQL uses the server's.
         self.engine = engine
+        self._clock = clock
         self.schema = schema
         self._is_pg = engine.dialect.name == "postgresql"
         # An in-memory database is one shared connection: threads must take turns.
@@ -128,7 +133,7 @@ class RateStore:
     def _now(self, conn: Connection) -> float:
         if self._is_pg:
             return float(conn.execute(select(extract("epoch", func.clock_timestamp()))).scalar_one())
-        return time.time()
+        return self._clock()
 
     def _ensure_schema(self) -> None:
         if not self._ready:
@@ -305,15 +310,15 @@ def _sqlite_events(engine: Engine) -> Engine:
     return engine
 
 
-def sqlite_store(path: str | Path) -> RateStore:
+def sqlite_store(path: str | Path, clock: Callable[[], float] = time.time) -> RateStore:
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(f"sqlite:///{path}", connect_args={"timeout": 60, "check_same_thread": False})
-    return RateStore(_sqlite_events(engine))
+    return RateStore(_sqlite_events(engine), clock=clock)
 
 
-def memory_store() -> RateStore:
+def memory_store(clock: Callable[[], float] = time.time) -> RateStore:
     engine = create_engine("sqlite://", poolclass=StaticPool, connect_args={"check_same_thread": False})
-    return RateStore(_sqlite_events(engine), thread_lock=True)
+    return RateStore(_sqlite_events(engine), thread_lock=True, clock=clock)
 
 
 def postgres_store(url: str, *, schema: str | None = None) -> RateStore:

@@ -10,7 +10,6 @@ import json
 import re
 from typing import Any
 
-import jsonschema
 import pytest
 import yaml
 
@@ -18,6 +17,7 @@ from backfill_pipeline.markets import MARKETS
 from backfill_pipeline.names import vendor_pool
 from backfill_pipeline.settings import VENDORS
 from backfill_pipeline_tests.deploy.conftest import DOCKER, ENV_EXAMPLE, REPO, load_compose, read_env_file
+from backfill_pipeline_tests.optional import import_deploy_tool
 
 DAGSTER_SERVICES = ("code_server", "dagster_init", "webserver", "daemon")
 
@@ -27,7 +27,9 @@ def compose() -> dict[str, Any]:
     return load_compose()
 
 
-def _validator() -> jsonschema.protocols.Validator:
+def _validator() -> Any:
+    """The compose-spec validator (jsonschema comes with the `deploy` extra: skip without it)."""
+    jsonschema = import_deploy_tool("jsonschema")
     schema = json.loads((DOCKER / "compose-spec.schema.json").read_text())
     cls = jsonschema.validators.validator_for(schema)
     cls.check_schema(schema)

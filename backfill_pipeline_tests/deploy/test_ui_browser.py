@@ -10,19 +10,21 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from playwright.sync_api import TimeoutError as PlaywrightTimeout
-from playwright.sync_api import sync_playwright
 
 from backfill_pipeline.markets import MARKETS, last_closed_sessions
 from backfill_pipeline.names import CHECK_COMPLETE, CHECK_OHLC_VALID, ohlcv_key
 from backfill_pipeline_tests.deploy.conftest import REPO, PgDatabases, Stack, artifacts_dir
+from backfill_pipeline_tests.optional import REQUIRE_BROWSER, import_deploy_tool, unavailable
+
+sync_api = import_deploy_tool("playwright.sync_api")  # the `deploy` extra: skip (or fail in CI) without it
+PlaywrightTimeout = sync_api.TimeoutError
+sync_playwright = sync_api.sync_playwright
 
 pytestmark = pytest.mark.browser
 
@@ -32,25 +34,14 @@ ASSET = ohlcv_key("us_equities", "1m")
 TIMEOUT_MS = 30_000
 
 
-def _ensure_chromium() -> str | None:
-    """Path of Chromium, installing Debian's package if it is missing; None if that fails."""
-    if CHROMIUM.exists():
-        return str(CHROMIUM)
-    apt = shutil.which("apt-get")
-    if apt and os.geteuid() == 0:
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        for step in ([apt, "update", "-qq"], [apt, "install", "-y", "-qq", "chromium"]):
-            subprocess.run(step, env=env, capture_output=True, timeout=900, check=False)
-    return str(CHROMIUM) if CHROMIUM.exists() else None
-
-
 @pytest.fixture(scope="session")  # session: set up (or skipped) before the deployed stack starts
 def browser() -> Iterator[object]:
-    executable = _ensure_chromium()
-    if executable is None:
-        pytest.skip(f"Chromium is not installed at {CHROMIUM} and `apt-get install chromium` was not possible here")
+    # No test installs system packages: .ci/run installs Debian's chromium (or set BACKFILL_CHROMIUM).
+    if not CHROMIUM.exists():
+        unavailable(f"Chromium is not installed at {CHROMIUM} (apt-get install chromium, or set BACKFILL_CHROMIUM)",
+                    REQUIRE_BROWSER)
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield browser
         browser.close()
 

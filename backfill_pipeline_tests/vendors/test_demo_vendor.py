@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -210,10 +208,8 @@ def test_request_ids_are_deterministic() -> None:
     assert client(config=DemoConfig(finalization_delay_minutes=15)).finalization_delay == pd.Timedelta(minutes=15)
 
 
-def test_a_year_of_minutes_generates_fast() -> None:
-    c = client()
-    c.fetch_bars("AAPL", "1m", utc("2024-01-02"), utc("2024-01-03"))  # calendar and daily walk
-    started = time.perf_counter()
-    bars = c.fetch_bars("AAPL", "1m", utc("2024-01-01"), utc("2025-01-01")).bars
-    assert len(bars) > 97_000
-    assert time.perf_counter() - started < 1.0
+def test_a_year_of_minutes_in_one_call() -> None:
+    # Speed is a benchmark's business (`backfill-pipeline bench`), not an assertion here.
+    bars = client().fetch_bars("AAPL", "1m", utc("2024-01-01"), utc("2025-01-01")).bars
+    assert len(bars) == 252 * 390 - 3 * 180  # 252 sessions; three early closes (13:00) lose 180 minutes
+    assert bars["ts"].is_monotonic_increasing and bars["ts"].is_unique
