@@ -131,7 +131,7 @@ def validate_symbol(symbol: str) -> str:
 
 
 def calendar_end() -> dt.date:
-    return dt.date(dt.date.today().year + CALENDAR_YEARS_AHEAD, 12, 31)
+    return dt.date(dt.datetime.now(dt.UTC).date().year + CALENDAR_YEARS_AHEAD, 12, 31)
 
 
 @functools.cache

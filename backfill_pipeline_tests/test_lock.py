@@ -42,7 +42,7 @@ def test_the_lock_pins_every_dependency_and_extra_within_pyproject() -> None:
 
 def test_every_documented_or_scripted_install_uses_the_lock() -> None:
     readme = (REPO / "README.md").read_text()
-    first = re.findall(r"^python3\.11 -m venv \.venv && (.*)$", readme, flags=re.M)[:2]
+    first = re.findall(r"^python3\.11 -m venv \.venv && (.*)$", readme, flags=re.MULTILINE)[:2]
     assert len(first) == 2 and all("pip install -c docker/constraints.txt -e" in cmd for cmd in first), first
     ci = (REPO / ".ci" / "run").read_text()
     installs = [ln for ln in ci.splitlines() if "pip install" in ln and "--upgrade pip" not in ln]

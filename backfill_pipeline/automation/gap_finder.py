@@ -123,16 +123,14 @@ def find_gaps(
     # Pass 1: fetched timeframes decide for themselves.
     verdict: dict[tuple[str, str, pd.Timestamp], str | None] = {}  # None: due; else the reason to wait
     for row in gaps[gaps["timeframe"].isin(fetched)].itertuples(index=False):
-        reason = None
+        reason: str | None = None
         session = pd.Timestamp(row.session)
         if running.covers(market.name, row.timeframe, key_of(row.timeframe, session), row.symbol):
             reason = IN_PROGRESS
         elif row.gap_class == UNFINALIZED and closes[session] + finalization_delay > now:
             reason = AWAITING_FINAL
-        elif row.gap_class == VENDOR_ERROR and _cooling(last, row.symbol, row.timeframe, session, now, cooldown):
-            reason = COOLING
-        elif row.gap_class == VENDOR_ERROR and rate_limited.covers(
-                market.name, row.timeframe, key_of(row.timeframe, session), row.symbol):
+        elif (row.gap_class == VENDOR_ERROR and _cooling(last, row.symbol, row.timeframe, session, now, cooldown)) or (row.gap_class == VENDOR_ERROR and rate_limited.covers(
+                market.name, row.timeframe, key_of(row.timeframe, session), row.symbol)):
             reason = COOLING
         verdict[(row.symbol, row.timeframe, session)] = reason
     # Pass 2: derived timeframes follow their root's verdict (1w: every 1d session of its week).
@@ -141,7 +139,7 @@ def find_gaps(
         session = pd.Timestamp(row.session)
         group = group_of[row.timeframe]
         if running.covers(market.name, row.timeframe, key_of(row.timeframe, session), row.symbol):
-            reason: str | None = IN_PROGRESS
+            reason = IN_PROGRESS
         elif row.timeframe == "1w" and group is not main:
             reason = WAITING_SOURCE if (row.symbol, session) in daily_gap else None
         else:

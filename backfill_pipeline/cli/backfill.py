@@ -26,7 +26,7 @@ from backfill_pipeline.vendor_config import env_problems
               help="Dagster webserver (launch through its GraphQL API); default $BACKFILL_DAGSTER_URL, "
               "else the backfill is added to $DAGSTER_HOME's instance directly.")
 @click.option("--title", default=None, help="Backfill title shown in the UI.")
-def backfill_cmd(from_file, market, symbols, timeframes, start, end, days, dry_run, url, title) -> None:  # noqa: ANN001
+def backfill_cmd(from_file, market, symbols, timeframes, start, end, days, dry_run, url, title) -> None:
     """Launch an asset backfill that the Dagster daemon runs with ranged (single-run) policies."""
     settings = load_settings()
     if not url:  # the runs will read this environment: a bad warehouse URL would fail every one

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
 import httpx
 import pandas as pd
@@ -132,7 +133,7 @@ class BinanceClient(HttpClientBase):
             raise self._page_error(symbol, window, f"more than {_MAX_PAGES} pages")
         return frames
 
-    def _rows(self, body: object, symbol: str, window: str) -> list[list[object]]:
+    def _rows(self, body: object, symbol: str, window: str) -> list[list[Any]]:
         if not isinstance(body, list):
             detail = str(body.get("msg", "")) if isinstance(body, dict) else type(body).__name__
             raise self._page_error(symbol, window, f"expected a JSON list of klines ({detail})")

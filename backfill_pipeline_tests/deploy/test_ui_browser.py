@@ -46,7 +46,7 @@ def browser() -> Iterator[object]:
         browser.close()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="module")  # the last closed sessions, from the calendar (whatever today is)
 def demo_sessions(deployed_stack: Stack) -> list[str]:
     """`backfill-pipeline demo --days 2` into the deployment (PostgreSQL instance and warehouse)."""
     sessions = last_closed_sessions(MARKETS["us_equities"], 2)
@@ -84,7 +84,7 @@ def _registered_symbols(dbs: PgDatabases) -> list[str]:
     return [r[0] for r in rows]
 
 
-def _shot(page, name: str) -> Path:  # noqa: ANN001
+def _shot(page, name: str) -> Path:
     path = artifacts_dir() / "ui" / f"{name}.png"
     path.parent.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(path))
@@ -92,7 +92,7 @@ def _shot(page, name: str) -> Path:  # noqa: ANN001
 
 
 def test_ui_shows_assets_partitions_and_checks(
-    browser, deployed_stack: Stack, deploy_databases: PgDatabases, demo_sessions: list[str]  # noqa: ANN001
+    browser, deployed_stack: Stack, deploy_databases: PgDatabases, demo_sessions: list[str]
 ) -> None:
     started = time.monotonic()
     base = deployed_stack.webserver_url

@@ -92,7 +92,7 @@ def test_daily_klines_are_session_labels(server: HTTPServer, fake: FakeBinance) 
 def test_symbols_and_errors(server: HTTPServer, fake: FakeBinance) -> None:
     with pytest.raises(ValueError, match="crypto only"):
         client(server).fetch_bars("AAPL", "1m", START, START + pd.Timedelta(hours=1))
-    with pytest.raises(VendorError, match="HTTP 400.*Invalid symbol"):
+    with pytest.raises(VendorError, match=r"HTTP 400.*Invalid symbol"):
         client(server).fetch_bars("ETH-BTC", "1m", START, START + pd.Timedelta(hours=1))
     assert fake.requests[-1]["symbol"] == "ETHBTC"
 
@@ -125,6 +125,6 @@ def test_binances_own_weight_count_parks_the_ip(server: HTTPServer) -> None:
     server.expect_request(PATH).respond_with_handler(fake.handle)
     c = client(server, max_wait=0.5, rates=(Rate(6000, 60.0),), limiter=limiter, clock=clock.time)
     c.fetch_bars("BTC-USD", "1m", START, START + pd.Timedelta(minutes=10))
-    with pytest.raises(RateLimitedError, match="binance: BTC-USD .*per-IP budget"):
+    with pytest.raises(RateLimitedError, match=r"binance: BTC-USD .*per-IP budget"):
         c.fetch_bars("BTC-USD", "1m", START, START + pd.Timedelta(minutes=10))
     assert clock.sleeps == []  # parked until the minute ends (60.5 s): past max_wait, so no wait at all

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -46,7 +48,7 @@ def test_chunked_fetches_equal_the_whole_window(market: str, symbol: str, timefr
     edges = ["2024-11-25", *cuts, "2024-12-04"]
     whole = fetch(client(market), symbol, timeframe, edges[0], edges[-1])
     fresh = client(market)  # a new client: nothing cached may leak into values
-    chunks = [fetch(fresh, symbol, timeframe, a, b) for a, b in zip(edges, edges[1:], strict=False)]
+    chunks = [fetch(fresh, symbol, timeframe, a, b) for a, b in itertools.pairwise(edges)]
     pd.testing.assert_frame_equal(pd.concat(chunks, ignore_index=True), whole, check_exact=True)
     assert len(whole) > 0
 

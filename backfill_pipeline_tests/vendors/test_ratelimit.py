@@ -8,6 +8,7 @@ The real-time, multi-process test is test_ratelimit_processes.py (marked slow).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -66,6 +67,18 @@ def test_sliding_window_admits_limit_then_waits_for_the_oldest_slot(limiter: Rat
     assert clock.monotonic() - started >= 0.4  # the fourth waits until the first slot leaves the window
     if isinstance(clock, FakeClock):  # on a fake clock the wait is exactly the window (+1 ms margin)
         assert sum(clock.sleeps) == pytest.approx(0.401, abs=1e-6)
+
+
+def test_a_long_wait_is_logged_for_the_run_log(caplog: pytest.LogCaptureFixture) -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(memory_store(clock=clock.time), sleep=clock.sleep, monotonic=clock.monotonic)
+    limits = VendorLimits((Rate(1, 5.0),), max_wait_seconds=10)
+    take(limiter, ["k1", "k2"], limits)
+    take(limiter, ["k1", "k2"], limits)
+    with caplog.at_level(logging.INFO, logger="backfill_pipeline.vendors.ratelimit"):
+        take(limiter, ["k1", "k2"], limits)
+    assert sum(clock.sleeps) == pytest.approx(5.001, abs=1e-6)
+    assert [r.getMessage() for r in caplog.records] == ["vendor: rate limit reached on every key (2); waiting 5.0s"]
 
 
 def test_rotation_uses_every_key_then_fails_fast_past_max_wait(limiter: RateLimiter, clock: Clock) -> None:
