@@ -129,8 +129,10 @@ def find_gaps(
             reason = IN_PROGRESS
         elif row.gap_class == UNFINALIZED and closes[session] + finalization_delay > now:
             reason = AWAITING_FINAL
-        elif (row.gap_class == VENDOR_ERROR and _cooling(last, row.symbol, row.timeframe, session, now, cooldown)) or (row.gap_class == VENDOR_ERROR and rate_limited.covers(
-                market.name, row.timeframe, key_of(row.timeframe, session), row.symbol)):
+        elif row.gap_class == VENDOR_ERROR and _cooling(last, row.symbol, row.timeframe, session, now, cooldown):
+            reason = COOLING
+        elif row.gap_class == VENDOR_ERROR and rate_limited.covers(
+                market.name, row.timeframe, key_of(row.timeframe, session), row.symbol):
             reason = COOLING
         verdict[(row.symbol, row.timeframe, session)] = reason
     # Pass 2: derived timeframes follow their root's verdict (1w: every 1d session of its week).

@@ -196,10 +196,10 @@ class _Handler(BaseHTTPRequestHandler):
     # client's delayed ACK (~40 ms a response).
     disable_nagle_algorithm = True
 
-    def log_message(self, format: str, *args: object) -> None:
+    def log_message(self, format: str, *args: object) -> None:  # the stdlib's signature
         return
 
-    def do_GET(self) -> None:
+    def do_GET(self) -> None:  # the stdlib's name
         split = urlsplit(self.path)
         query = {k: v[-1] for k, v in parse_qs(split.query).items()}
         # Polygon takes the key as "Authorization: Bearer <key>" or as ?apiKey=

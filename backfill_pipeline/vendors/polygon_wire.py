@@ -28,7 +28,7 @@ class Agg(msgspec.Struct):
 class AggsPage(msgspec.Struct):
     status: str | None = None
     results: list[Agg] | None = None
-    resultsCount: int | None = None
+    resultsCount: int | None = None  # Polygon's field name
     next_url: str | None = None
     request_id: str | None = None
     adjusted: bool | None = None  # the page's echo of the `adjusted` it was computed with
