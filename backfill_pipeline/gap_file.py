@@ -101,7 +101,7 @@ def parse(text: str, registered: Callable[[str], set[str]], in_partitions: Parti
     if text.lstrip().startswith("{"):
         try:
             items = json.loads(text)["gaps"]
-            fields = [(i + 1, (g["market"], g["timeframe"], g["symbol"], g["session"])) for i, g in enumerate(items)]
+            fields: list[tuple[int, tuple[str, ...]]] = [(i + 1, (g["market"], g["timeframe"], g["symbol"], g["session"])) for i, g in enumerate(items)]
         except (ValueError, KeyError, TypeError) as exc:
             raise GapFileError([f"malformed JSON gap file: {exc}"]) from None
         label = "entry"

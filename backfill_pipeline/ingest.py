@@ -83,7 +83,8 @@ def _request_rows(base: dict, result: FetchResult | VendorError) -> list[dict]:
                           "attempt": r.attempt, "api_key": r.key, "error": r.error} for r in records]
     if isinstance(result, VendorError):
         return []
-    return [common | {"request_id": rid} for rid in (result.request_ids or [None] * result.requests)]
+    ids: list[str | None] = list(result.request_ids) or [None] * result.requests
+    return [common | {"request_id": rid} for rid in ids]
 
 
 def fetch_and_store(

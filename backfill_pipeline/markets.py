@@ -137,7 +137,7 @@ def normalize_symbol(raw: str) -> str:
 
 
 def calendar_end() -> dt.date:
-    return dt.date(dt.date.today().year + CALENDAR_YEARS_AHEAD, 12, 31)
+    return dt.date(dt.datetime.now(dt.UTC).date().year + CALENDAR_YEARS_AHEAD, 12, 31)
 
 
 @functools.cache

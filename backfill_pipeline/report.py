@@ -25,7 +25,7 @@ def series_report(table: pd.DataFrame, bounds: pd.DataFrame | None = None) -> pd
     out["present"] = out["expected"] - out["missing"]
     out["completeness_pct"] = (100 * out["present"] / out["expected"].where(out["expected"] > 0)).fillna(100).round(2)
     classes = pd.crosstab([frame[k] for k in keys], frame["gap_class"]).reindex(columns=list(GAP_CLASSES), fill_value=0)
-    out = out.join(classes).fillna({c: 0 for c in GAP_CLASSES}).reset_index()
+    out = out.join(classes).fillna(dict.fromkeys(GAP_CLASSES, 0)).reset_index()
     if bounds is not None and not bounds.empty:
         out = out.merge(bounds, on=["market", "symbol", "timeframe"], how="left")
     else:

@@ -60,9 +60,9 @@ def aggregate(bars: pd.DataFrame, keys: pd.Series) -> pd.DataFrame:
         return empty_bars()
     key = _utc_ns(keys)
     ts = _utc_ns(bars["ts"])
-    order = np.lexsort((ts, key))  # by new bar, then by time within it (open first, close last)
-    if (np.diff(order) == 1).all():
-        order = None  # already sorted: the usual case, no copies
+    lexsorted = np.lexsort((ts, key))  # by new bar, then by time within it (open first, close last)
+    # None: already sorted, the usual case, no copies
+    order: np.ndarray | None = None if (np.diff(lexsorted) == 1).all() else lexsorted
     def col(name: str) -> np.ndarray:
         values = bars[name].to_numpy(dtype="float64", na_value=np.nan)
         return values if order is None else values[order]

@@ -70,7 +70,7 @@ def derivation_sources(fetched: tuple[str, ...]) -> dict[str, str | None]:
             sources[tf.name] = None
         elif tf.intraday:
             assert tf.minutes is not None
-            finer = [f for f in fetched_intraday if tf.minutes % (f.minutes or 1) == 0 and f.minutes < tf.minutes]
+            finer = [f for f in fetched_intraday if f.minutes and tf.minutes % f.minutes == 0 and f.minutes < tf.minutes]
             if not finer:
                 raise ValueError(
                     f"timeframe {tf.name} is neither fetched nor derivable from a fetched "

@@ -9,6 +9,11 @@ Tests marked `date_sensitive` read "today" (the last closed sessions, `--days N`
 compute their expectations from the calendar, and with BACKFILL_TEST_TODAY=YYYY-MM-DDTHH:MM
 (UTC) they run with the clock moved to that instant (time-machine, ticking from there), so
 CI can run them on the day after an early close, in a DST week and on a holiday.
+With BACKFILL_TEST_TODAY_ALL=1 as well, every test runs on the moved clock: a test that
+fails then but passes on the real clock reads today without the marker.
+
+Timeouts (pytest-timeout): pyproject's default covers the fast tier; tests of the marked
+tiers get TIER_TIMEOUTS unless they set their own `@pytest.mark.timeout`.
 """
 
 from __future__ import annotations
@@ -22,8 +27,20 @@ import pytest
 import sqlalchemy as sa
 
 TEST_TODAY_ENV = "BACKFILL_TEST_TODAY"
+TEST_TODAY_ALL_ENV = "BACKFILL_TEST_TODAY_ALL"  # =1: move the clock for every test (finds unmarked ones)
 
 DEFAULT_PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+
+# Seconds per test: a daemon tick is 30 s, a deployment starts in ~1 min on this machine.
+TIER_TIMEOUTS = {"slow": 600, "bench": 600, "smoke": 900, "browser": 900}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.get_closest_marker("timeout") is None:
+            budgets = [seconds for tier, seconds in TIER_TIMEOUTS.items() if item.get_closest_marker(tier)]
+            if budgets:
+                item.add_marker(pytest.mark.timeout(max(budgets)))
 
 
 @pytest.fixture(scope="session")
@@ -90,7 +107,8 @@ def cli_run(dagster_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
 def _moved_clock(request: pytest.FixtureRequest) -> Iterator[None]:
     """Move the clock to BACKFILL_TEST_TODAY for date_sensitive tests (see the module docstring)."""
     when = os.environ.get(TEST_TODAY_ENV)
-    if not when or request.node.get_closest_marker("date_sensitive") is None:
+    marked = request.node.get_closest_marker("date_sensitive") is not None
+    if not when or not (marked or os.environ.get(TEST_TODAY_ALL_ENV) == "1"):
         yield
         return
     import datetime as dt

@@ -71,7 +71,7 @@ def test_a_range_before_the_partitions_start_is_refused(cli_run, monkeypatch):
 @pytest.mark.date_sensitive
 def test_a_gap_file_line_after_the_last_partition_is_refused(cli_run, tmp_path):
     assert cli_run("symbols", "add", "--market", "us_equities", "SPY").exit_code == 0
-    today = dt.date.today()
+    today = dt.datetime.now(dt.UTC).date()
     future = sessions_in_range(EQ, today + dt.timedelta(days=30), today + dt.timedelta(days=45))[0].date()
     gaps = tmp_path / "gaps.txt"
     gaps.write_text(f"us_equities 1m SPY 2024-03-04\nus_equities 1m SPY {future}\n")
@@ -150,7 +150,7 @@ def test_a_key_list_without_a_key_is_refused(raw, what):
 
 @pytest.mark.parametrize("url", ["not a url", "api.polygon.io", "ftp://api.polygon.io", "http://", "https:///path"])
 def test_a_base_url_that_is_not_an_http_url_is_refused(url):
-    with pytest.raises(VendorConfigError, match="POLYGON_BASE_URL=.* is not a base URL"):
+    with pytest.raises(VendorConfigError, match=r"POLYGON_BASE_URL=.* is not a base URL"):
         check_base_url("POLYGON_BASE_URL", url)
     assert check_base_url("X", "http://127.0.0.1:8080/prefix") == "http://127.0.0.1:8080/prefix"
 

@@ -5,6 +5,7 @@ the floor, one ranged run per worker) and nothing is left behind. Its speed is n
 import os
 import re
 
+import pytest
 import sqlalchemy as sa
 
 from backfill_pipeline.bench import backfill as bench
@@ -15,6 +16,8 @@ FIGURES = re.compile(
     r"[\d.]+ s wall, (?P<bars>[\d,]+) bars written \((?P<minute>[\d,]+) 1m \+ derived\), [\d,]+ bars/s, "
     r"(?P<runs>\d+) Dagster runs, (?P<requests>\d+) requests vs floor (?P<floor>\d+)"
 )
+pytestmark = pytest.mark.bench
+
 CEILING = re.compile(r"\[(?P<db>\w+)\] raw write ceiling \(2 writer process\(es\)\): (?P<rows>[\d,]+) bars in "
                      r"[\d.]+ s = [\d,]+ bars/s; end to end / ceiling = [\d.]+")
 

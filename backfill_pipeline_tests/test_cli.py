@@ -65,6 +65,7 @@ def test_demo_backfills_every_timeframe_and_reports(run, dagster_home):
     assert len(runs) == 4 and all(r.dagster_run.is_success for r in runs)
 
 
+@pytest.mark.slow
 def test_console_script_and_dagster_cli_materialize_a_partition_range(dagster_home, tmp_path):
     env = {"DAGSTER_HOME": str(dagster_home), "BACKFILL_WAREHOUSE_URL": f"sqlite:///{tmp_path / 'wh.db'}",
            "PATH": f"{sys.prefix}/bin"}

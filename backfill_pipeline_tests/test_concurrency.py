@@ -7,6 +7,7 @@ import multiprocessing
 import os
 
 import dagster as dg
+import pytest
 import sqlalchemy as sa
 
 from backfill_pipeline.warehouse.schema import bar_sessions, bars, fetch_log, vendor_requests
@@ -14,9 +15,11 @@ from backfill_pipeline.warehouse.store import Warehouse
 from backfill_pipeline_tests.helpers import table_rows
 
 SYMBOLS = ["AAPL", "MSFT", "SPY"]
-MANUAL = dict(start="2024-03-06|AAPL", end="2024-03-12|MSFT")  # overlaps the schedule's 03-06..03-08 x AAPL..MSFT
+MANUAL = {"start": "2024-03-06|AAPL", "end": "2024-03-12|MSFT"}  # overlaps the schedule's 03-06..03-08 x AAPL..MSFT
 MANUAL_TIMEFRAMES = ["1m", "5m", "1h", "1d"]
 WEEKLY_TICK = dt.datetime(2024, 3, 9, 2, tzinfo=dt.UTC)  # "0 2 * * 6": Monday..Friday 2024-03-04..08
+
+pytestmark = pytest.mark.slow  # two writer processes, each building the definitions
 
 
 def _run(kind: str, url: str) -> tuple[str, bool, str]:
@@ -41,7 +44,7 @@ def _run(kind: str, url: str) -> tuple[str, bool, str]:
         return kind, result.success, f"{MANUAL['start']}..{MANUAL['end']}"
 
 
-def _worker(kind: str, url: str, barrier, results) -> None:  # noqa: ANN001
+def _worker(kind: str, url: str, barrier, results) -> None:
     import backfill_pipeline.definitions  # noqa: F401  (imports and calendars before the barrier)
     from backfill_pipeline.markets import MARKETS, get_calendar
 
@@ -50,7 +53,7 @@ def _worker(kind: str, url: str, barrier, results) -> None:  # noqa: ANN001
     barrier.wait(timeout=120)
     try:
         results.put(_run(kind, url))
-    except BaseException as exc:  # reported to the parent, which fails the test with it
+    except BaseException as exc:  # noqa: BLE001  reported to the parent, which fails the test with it
         results.put((kind, False, repr(exc)))
 
 

@@ -112,7 +112,8 @@ def test_corporate_actions_asset_is_idempotent(warehouse_url):
         assert len(first[1]) > 50 and {r[1] for r in first[1]} <= {"AAPL", "MSFT", "NVDA"}
         assert run(instance, warehouse_url, [key], partition_key="MSFT").success
         again = (table_rows(warehouse_url, splits), table_rows(warehouse_url, dividends))
-        strip = lambda rows: [r[:-1] for r in rows]
+        def strip(rows):
+            return [r[:-1] for r in rows]
         assert strip(again[0]) == strip(first[0]) and strip(again[1]) == strip(first[1])
 
 

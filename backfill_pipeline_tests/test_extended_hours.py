@@ -5,6 +5,7 @@ minutes), an early-close session 04:00-17:00 (13 h, 780 minutes).
 """
 
 import datetime as dt
+import itertools
 
 import numpy as np
 import pandas as pd
@@ -227,7 +228,7 @@ def test_demo_vendor_is_deterministic_across_chunks_and_its_daily_bar_aggregates
     whole = demo(EXT).fetch_bars("SPY", "1m", utc("2024-03-08"), utc("2024-03-13")).bars
     cuts = [utc(t) for t in ("2024-03-08", "2024-03-08 10:17", "2024-03-09 00:30", "2024-03-11 23:00", "2024-03-13")]
     fresh = demo(EXT)
-    chunks = [fresh.fetch_bars("SPY", "1m", a, b).bars for a, b in zip(cuts, cuts[1:], strict=False)]
+    chunks = [fresh.fetch_bars("SPY", "1m", a, b).bars for a, b in itertools.pairwise(cuts)]
     pd.testing.assert_frame_equal(pd.concat(chunks, ignore_index=True), whole, check_exact=True)
     daily = demo(EXT).fetch_bars("SPY", "1d", utc("2024-03-11"), utc("2024-03-12")).bars
     minutes = demo(EXT).fetch_bars("SPY", "1m", utc("2024-03-11 08:00"), utc("2024-03-12")).bars

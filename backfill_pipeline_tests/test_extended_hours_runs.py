@@ -113,6 +113,7 @@ def test_cli_demo_and_scan_follow_the_environment(cli_run, monkeypatch):
     assert "BACKFILL_US_EQUITIES_HOURS='bogus': expected one of regular, extended" in bad.output
 
 
+@pytest.mark.slow
 def test_dagster_cli_run_and_step_processes_take_the_option_from_the_environment(dagster_home, tmp_path):
     env = {"DAGSTER_HOME": str(dagster_home), "BACKFILL_WAREHOUSE_URL": f"sqlite:///{tmp_path / 'wh.db'}",
            "PATH": f"{sys.prefix}/bin", **EXTENDED}

@@ -84,7 +84,7 @@ def test_demo_source_looks_like_fred():
     dgs2 = source.fetch_series("DGS2", *q4).frame.set_index("date")["value"]
     spread = source.fetch_series("T10Y2Y", *q4).frame.set_index("date")["value"]
     np.testing.assert_allclose(spread.dropna(), (dgs10 - dgs2).dropna().round(2))
-    assert 0 < dgs2.min() and dgs10.max() < 15 and 9 <= vix.min() and vix.max() <= 85
+    assert dgs2.min() > 0 and dgs10.max() < 15 and vix.min() >= 9 and vix.max() <= 85
     # daily values: one vintage each, published the next weekday
     expected = dff["date"] + pd.to_timedelta(np.where(dff["date"].dt.dayofweek == 4, 3,
                                                       np.where(dff["date"].dt.dayofweek == 5, 2, 1)), unit="D")

@@ -51,7 +51,9 @@ def test_macro_assets_ranged_run_rerun_and_checks(warehouse_url, monkeypatch):
         first = (table_rows(warehouse_url, macro_vintages), table_rows(warehouse_url, macro_daily_pit))
         assert len(first[1]) == 23 * 10
         assert run(instance, warehouse_url, keys, start="2024-10-01", end="2024-10-31", macro=demo).success
-        strip = lambda rows: [r[:-1] for r in rows]  # fetched_at
+        def strip(rows: list) -> list:
+            return [r[:-1] for r in rows]  # without fetched_at
+
         assert strip(table_rows(warehouse_url, macro_vintages)) == strip(first[0])
         assert table_rows(warehouse_url, macro_daily_pit) == first[1]
 
@@ -89,7 +91,7 @@ def test_the_warehouse_refuses_a_value_released_after_its_session(warehouse_url)
     wh = Warehouse(warehouse_url)
     try:
         ahead = field_daily(CPI_FRAME, CPI, sessions("2024-04-09"), 100, view="latest")  # released 2024-05-21
-        with pytest.raises(sa.exc.IntegrityError, match="ck_macro_daily_pit_no_lookahead|CHECK constraint"):
+        with pytest.raises(sa.exc.IntegrityError, match=r"ck_macro_daily_pit_no_lookahead|CHECK constraint"):
             replace_pit_daily(wh, [dt.date(2024, 4, 9)], ahead)
         assert table_rows(warehouse_url, macro_daily_pit) == []
     finally:
@@ -135,7 +137,7 @@ def test_fred_client_plugs_in_through_its_resource(httpserver, warehouse_url):
         result = run(instance, warehouse_url, [MACRO_OBSERVATIONS_KEY, MACRO_DAILY_KEY], start="2024-10-10",
                      end="2024-10-15", macro=_fred(httpserver, warehouse_url, fake))
         assert result.success
-        assert fake.requests == {s: 1 for s in MacroConfig().series()}  # one request per series per range
+        assert fake.requests == dict.fromkeys(MacroConfig().series(), 1)  # one request per series per range
         assert checks(result)[("macro/daily", "required_fields")].passed
         assert checks(result)[("macro/daily", "point_in_time")].passed
     config = MacroConfig()

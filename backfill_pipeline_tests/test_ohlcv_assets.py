@@ -48,7 +48,7 @@ def test_one_partition(instance, warehouse_url):
 
 def test_ranged_run_rerun_and_derived_bars(instance, warehouse_url):
     timeframes = ["1m", "5m", "15m", "30m", "1h", "4h", "1d"]
-    kwargs = dict(start="2024-03-07|AAPL", end="2024-03-12|MSFT")  # spans the DST change
+    kwargs = {"start": "2024-03-07|AAPL", "end": "2024-03-12|MSFT"}  # spans the DST change
     result = materialize(instance, warehouse_url, "us_equities", timeframes, **kwargs)
     assert result.success
     # one run covers both symbols x 4 sessions for all seven assets
@@ -128,7 +128,7 @@ def test_fused_step_derives_the_symbols_whose_fetch_worked_and_a_subset_rederive
     """1m and the timeframes resampled from it share a step. When MSFT's fetch fails, MSFT's
     stored 1m and 5m bars stay exactly as they were and AAPL's are written; selecting 5m
     alone re-derives it from the stored 1m."""
-    kwargs = dict(start="2024-03-06|AAPL", end="2024-03-06|MSFT")
+    kwargs = {"start": "2024-03-06|AAPL", "end": "2024-03-06|MSFT"}
     assert materialize(instance, warehouse_url, "us_equities", ["1m", "5m"], **kwargs).success
     msft_before = [r for r in table_rows(warehouse_url) if r[1] == "MSFT"]
     assert len(msft_before) == 390 + 78

@@ -18,7 +18,7 @@ def random_minutes(market, first, last, missing_share=0.1, seed=7):
     sessions = sessions_in_range(market, first, last)
     opens, closes = session_bounds(market, sessions)
     ts = pd.DatetimeIndex(np.concatenate([
-        pd.date_range(o, c, freq="1min", inclusive="left").tz_convert(None).to_numpy() for o, c in zip(opens, closes)
+        pd.date_range(o, c, freq="1min", inclusive="left").tz_convert(None).to_numpy() for o, c in zip(opens, closes, strict=False)
     ])).tz_localize("UTC")
     ts = ts[rng.random(len(ts)) > missing_share]
     close = 100 + rng.standard_normal(len(ts)).cumsum()
@@ -38,7 +38,7 @@ def independent_resample(frame, market, sessions, opens, rule):
     """Per session, pandas resample with origin at the session open (local time)."""
     parts = []
     local = frame.set_index(frame["ts"].dt.tz_convert(market.timezone))
-    for session, open_ in zip(sessions, opens):
+    for session, open_ in zip(sessions, opens, strict=False):
         day = local[(local.index >= open_) & (local.index < open_ + pd.Timedelta(days=1))]
         day = day[day.index.normalize().tz_localize(None) == session] if market.name == "crypto" else day
         if day.empty:

@@ -147,6 +147,7 @@ def test_report_formats_heatmap_and_compare(partly_filled, tmp_path):
     assert "not a JSON report" in partly_filled("report", "--compare", str(bad), str(after)).output
 
 
+@pytest.mark.slow
 def test_a_launched_backfill_is_executed_by_the_daemon(partly_filled, dagster_home, tmp_path):
     """The real thing: dagster-daemon picks the backfill up and runs it with ranged runs."""
     gaps = tmp_path / "gaps.txt"
@@ -186,6 +187,7 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_backfill_through_the_webserver_graphql_api(partly_filled, dagster_home, tmp_path):
     import httpx
 

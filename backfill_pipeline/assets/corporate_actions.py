@@ -60,7 +60,7 @@ def build_corporate_actions_asset(market: Market, vendor: str = "demo") -> dg.As
     def _corporate_actions(context: dg.AssetExecutionContext) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
         warehouse = context.resources.warehouse.get()
         source: CorporateActionsSource = context.resources.corporate_actions.source(market)
-        today, fetched_at = dt.date.today(), dt.datetime.now(dt.UTC)
+        today, fetched_at = dt.datetime.now(dt.UTC).date(), dt.datetime.now(dt.UTC)
         counts: dict[str, str] = {}
         problems: list[str] = []
         requests = 0

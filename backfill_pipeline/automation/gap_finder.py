@@ -123,7 +123,7 @@ def find_gaps(
     # Pass 1: fetched timeframes decide for themselves.
     verdict: dict[tuple[str, str, pd.Timestamp], str | None] = {}  # None: due; else the reason to wait
     for row in gaps[gaps["timeframe"].isin(fetched)].itertuples(index=False):
-        reason = None
+        reason: str | None = None
         session = pd.Timestamp(row.session)
         if running.covers(market.name, row.timeframe, key_of(row.timeframe, session), row.symbol):
             reason = IN_PROGRESS
@@ -141,7 +141,7 @@ def find_gaps(
         session = pd.Timestamp(row.session)
         group = group_of[row.timeframe]
         if running.covers(market.name, row.timeframe, key_of(row.timeframe, session), row.symbol):
-            reason: str | None = IN_PROGRESS
+            reason = IN_PROGRESS
         elif row.timeframe == "1w" and group is not main:
             reason = WAITING_SOURCE if (row.symbol, session) in daily_gap else None
         else:

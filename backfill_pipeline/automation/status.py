@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import dagster as dg
 import pandas as pd
@@ -185,7 +186,7 @@ def backfill_batch(instance: dg.DagsterInstance, warehouse: Warehouse | None, ba
 
 
 def _fetch_figures(warehouse: Warehouse, status: BatchStatus) -> None:
-    rows = []
+    rows: list[Any] = []
     with warehouse.engine.connect() as conn:
         for i in range(0, len(status.run_ids), _CHUNK):
             ids = status.run_ids[i : i + _CHUNK]
@@ -244,7 +245,7 @@ def history(
     with warehouse.engine.connect() as conn:
         rows = conn.execute(query).all()
         frame = pd.DataFrame(rows, columns=columns)
-        counts = dict(conn.execute(
+        counts: dict[str, int] = dict(conn.execute(
             sa.select(vendor_requests.c.fetch_id, sa.func.count()).where(
                 vendor_requests.c.fetch_id.in_(frame["fetch_id"].tolist())).group_by(vendor_requests.c.fetch_id)).all())
     frame["requests"] = frame["fetch_id"].map(counts).fillna(0).astype("int64")

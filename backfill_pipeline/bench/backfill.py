@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import math
 import multiprocessing
+import multiprocessing.synchronize
 import os
 import queue
 import tempfile
@@ -42,7 +43,7 @@ POLYGON_PAGE = 50_000
 PRODUCTION_DAGSTER_ENV = {"DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS": "1", "DAGSTER_EVENT_BATCH_SIZE": "1000"}
 
 
-def _serve(ready: multiprocessing.Queue, stop: multiprocessing.Event) -> None:  # type: ignore[type-arg]
+def _serve(ready: multiprocessing.Queue, stop: multiprocessing.synchronize.Event) -> None:
     from backfill_pipeline.testing.fake_polygon import FakePolygon
 
     with FakePolygon() as server:
@@ -92,7 +93,7 @@ def _bench_definitions(url: str, server_url: str, sessions: pd.DatetimeIndex, gr
 
 
 def _worker(ref: object, url: str, server_url: str, symbols: list[str], sessions: pd.DatetimeIndex, grain: str,
-            out: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+            out: multiprocessing.Queue) -> None:
     """One runner process (the daemon launches each run in its own process): ranged runs for
     a contiguous block of symbols."""
     from backfill_pipeline.local_runs import materialize_range
@@ -102,11 +103,11 @@ def _worker(ref: object, url: str, server_url: str, symbols: list[str], sessions
         with dg.DagsterInstance.from_ref(ref) as instance:  # type: ignore[arg-type]
             summaries = materialize_range(defs, instance, settings, get_market("us_equities"), symbols, sessions)
         out.put([(s.success, s.assets) for s in summaries])
-    except BaseException as exc:  # reported by the parent, which exits non-zero
+    except BaseException as exc:  # noqa: BLE001  reported by the parent, which exits non-zero
         out.put(exc if isinstance(exc, Exception) else RuntimeError(repr(exc)))
 
 
-def _collect(out: multiprocessing.Queue, procs: list) -> list:  # type: ignore[type-arg]
+def _collect(out: multiprocessing.Queue, procs: list) -> list:
     results: list = []
     while len(results) < len(procs):
         try:

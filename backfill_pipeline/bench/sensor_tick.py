@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import itertools
 import tempfile
 import time
 import uuid
@@ -145,7 +146,7 @@ def midweek_evening() -> pd.Timestamp:
 
     market = MARKETS["us_equities"]
     recent = last_closed_sessions(market, 30)
-    consecutive = [s for prev, s in zip(recent[:-1], recent[1:], strict=True) if (s - prev).days == 1]
+    consecutive = [s for prev, s in itertools.pairwise(recent) if (s - prev).days == 1]
     _, closes = session_bounds(market, pd.DatetimeIndex(consecutive[-1:]))
     return closes.iloc[0] + pd.Timedelta(hours=1)
 

@@ -90,7 +90,7 @@ def run_worker(job: WorkerJob, barrier: Any | None = None) -> WorkerResult:
             for rec in fetched.records:
                 result.durations.append(rec.duration_s)
                 result.statuses[str(rec.status)] = result.statuses.get(str(rec.status), 0) + 1
-    except Exception as exc:  # reported to the parent, which prints it
+    except Exception as exc:  # noqa: BLE001  reported to the parent, which prints it
         result.error = f"{type(exc).__name__}: {exc}"
     finally:
         result.seconds = time.perf_counter() - started
@@ -181,13 +181,13 @@ class ModeReport:
             f"  requests   {self.requests} made vs floor {self.floor} ({self.requests / max(self.floor, 1):.2f}x)",
             f"  429s       {self.throttled}",
             "  budget     " + (f"{used:.1%} used" if used is not None else "n/a (all requests fit one window)"),
-            f"  rate       peak {self.peak_in_window} requests in any {self.window_s:g} s window "
+            (f"  rate       peak {self.peak_in_window} requests in any {self.window_s:g} s window "
             f"(limit {self.burst}); achieved {n / self.span_s if self.span_s else 0:.1f} req/s "
-            f"first->last vs limit {self.burst / self.window_s:g} req/s",
-            f"  span       {self.span_s:.1f} s first->last request; the limit allows >= {instant:.1f} s "
-            f"(instant bursts), {average:.1f} s at its average rate",
-            f"  wall time  {self.wall_s:.1f} s incl. process start-up; "
-            f"median request {self.median_request_s * 1000:.0f} ms",
+            f"first->last vs limit {self.burst / self.window_s:g} req/s"),
+            (f"  span       {self.span_s:.1f} s first->last request; the limit allows >= {instant:.1f} s "
+            f"(instant bursts), {average:.1f} s at its average rate"),
+            (f"  wall time  {self.wall_s:.1f} s incl. process start-up; "
+            f"median request {self.median_request_s * 1000:.0f} ms"),
             *(f"  ERROR      {e}" for e in self.errors),
         ]
 

@@ -43,7 +43,7 @@ def demo_cmd(days: int, symbols: tuple[str, ...], market: str | None, timeframes
     last_day = date_option(end, "--end")
     now = None
     if last_day is not None:
-        if last_day > dt.date.today():
+        if last_day > dt.datetime.now(dt.UTC).date():
             raise click.BadParameter(f"{last_day} is in the future", param_hint="--end")
         now = pd.Timestamp(last_day + dt.timedelta(days=1), tz="UTC") + pd.Timedelta(hours=12)
     if wanted:

@@ -25,7 +25,7 @@ from backfill_pipeline.settings import warehouse_url
               help="Write the symbol x session heatmap PNG here.")
 @click.option("--compare", "compare_paths", nargs=2, type=click.Path(exists=True, dir_okay=False, path_type=Path),
               default=None, help="BEFORE.json AFTER.json: print the reduction in missing bars.")
-def report_cmd(market, symbols, timeframes, start, end, days, fmt, output, heatmap_path, compare_paths) -> None:  # noqa: ANN001
+def report_cmd(market, symbols, timeframes, start, end, days, fmt, output, heatmap_path, compare_paths) -> None:
     """Completeness per symbol x timeframe: %, missing bars, first/last bar, gaps by class."""
     if compare_paths:
         try:

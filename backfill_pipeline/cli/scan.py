@@ -18,7 +18,7 @@ from backfill_pipeline.settings import Settings, warehouse_url
 from backfill_pipeline.timeframes import derivation_sources
 
 
-def run_scan(settings: Settings, scopes, recount: bool = False, echo=None) -> pd.DataFrame:  # noqa: ANN001
+def run_scan(settings: Settings, scopes, recount: bool = False, echo=None) -> pd.DataFrame:
     from backfill_pipeline.warehouse.store import Warehouse
 
     warehouse = Warehouse(warehouse_url())
@@ -40,7 +40,7 @@ def run_scan(settings: Settings, scopes, recount: bool = False, echo=None) -> pd
               help="Write the gap partitions here (review and edit, then `backfill --from-file`).")
 @click.option("--format", "fmt", type=click.Choice(["txt", "json"]), default="txt", show_default=True)
 @click.option("--recount", is_flag=True, help="Count bars with GROUP BY over `bars` instead of the per-session summary.")
-def scan_cmd(market, symbols, timeframes, start, end, days, output, fmt, recount) -> None:  # noqa: ANN001
+def scan_cmd(market, symbols, timeframes, start, end, days, output, fmt, recount) -> None:
     """Compare stored bars with the exchange calendar and classify every gap."""
     if output is not None:
         output_file(output, "--output")

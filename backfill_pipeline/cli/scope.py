@@ -73,7 +73,7 @@ def resolve_scopes(
             else:
                 closed = last_closed_sessions(mkt, 1)
                 stop = last or closed[-1].date()
-                sessions = sessions_in_range(mkt, first or settings.partitions_start, min(stop, dt.date.today()))
+                sessions = sessions_in_range(mkt, first or settings.partitions_start, min(stop, dt.datetime.now(dt.UTC).date()))
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--start/--end") from None
         scopes.append(Scope(mkt, chosen, tfs, sessions))

@@ -25,7 +25,7 @@ def has_corporate_actions(market: Market) -> bool:
 
 
 def _day(value: object) -> dt.date | None:
-    return None if pd.isna(value) else pd.Timestamp(value).date()  # type: ignore[arg-type]
+    return None if pd.isna(value) else pd.Timestamp(value).date()
 
 
 def replace_actions(
@@ -104,7 +104,7 @@ def load_events(
     warehouse: Warehouse, market: str, symbol: str, as_of: dt.date | None = None, with_dividends: bool = True
 ) -> AdjustmentEvents:
     """Adjustment events of `symbol` with ex-date <= as_of (default: today)."""
-    as_of = as_of or dt.date.today()
+    as_of = as_of or dt.datetime.now(dt.UTC).date()
     split_frame, dividend_frame = read_actions(warehouse, market, symbol)
     cutoff = pd.Timestamp(as_of)
     split_frame = split_frame[split_frame["ex_date"] <= cutoff]

@@ -67,8 +67,8 @@ def read_with_lookback(
     before = sa.select(*cols).where(*series, bars.c.session < first).order_by(bars.c.ts.desc()).limit(lookback)
     inside = sa.select(*cols).where(*series, bars.c.session >= first, bars.c.session <= last).order_by(bars.c.ts)
     with warehouse.engine.connect() as conn:
-        head = conn.execute(before).all()[::-1]
-        body = conn.execute(inside).all()
+        head = list(conn.execute(before).all())[::-1]
+        body = list(conn.execute(inside).all())
     return _frame(head + body), len(head)
 
 

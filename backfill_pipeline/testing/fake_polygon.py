@@ -20,6 +20,7 @@ import uuid
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Self
 from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
@@ -65,7 +66,7 @@ class FakePolygon:
 
     # -- lifecycle ------------------------------------------------------------------
 
-    def start(self) -> FakePolygon:
+    def start(self) -> Self:
         handler = type("Handler", (_Handler,), {"fake": self})
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self._server.daemon_threads = True
@@ -79,7 +80,7 @@ class FakePolygon:
             self._server.server_close()
             self._server = None
 
-    def __enter__(self) -> FakePolygon:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -89,7 +90,7 @@ class FakePolygon:
     def url(self) -> str:
         assert self._server is not None, "server not started"
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{host!s}:{port}"
 
     # -- data -----------------------------------------------------------------------
 
@@ -180,7 +181,7 @@ class FakePolygon:
         hit = self._pages.get(key)
         if hit is None:
             rows = _aggregate(page, page_keys)
-            hit = (orjson.Fragment(orjson.dumps(rows)), [r["t"] for r in rows])
+            hit = (orjson.Fragment(orjson.dumps(rows)), [int(r["t"]) for r in rows])
             with self._lock:
                 if len(self._pages) >= _PAGE_CACHE_SIZE:
                     self._pages.pop(next(iter(self._pages)))
@@ -195,10 +196,10 @@ class _Handler(BaseHTTPRequestHandler):
     # client's delayed ACK (~40 ms a response).
     disable_nagle_algorithm = True
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: object) -> None:  # the stdlib's signature
         return
 
-    def do_GET(self) -> None:  # noqa: N802 - stdlib name
+    def do_GET(self) -> None:  # the stdlib's name
         split = urlsplit(self.path)
         query = {k: v[-1] for k, v in parse_qs(split.query).items()}
         # Polygon takes the key as "Authorization: Bearer <key>" or as ?apiKey=

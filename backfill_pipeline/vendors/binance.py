@@ -14,6 +14,8 @@ dropped by default, so a bar always means trades happened, as with Polygon.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from typing import Any
 
 import httpx
 import pandas as pd
@@ -63,6 +65,7 @@ class BinanceClient(HttpClientBase):
         market: Market | str | None = None,
         page_limit: int = MAX_PAGE_LIMIT,
         keep_empty_bars: bool = False,
+        clock: Callable[[], float] = time.time,  # epoch seconds: where Binance's minute ends (tests fake it)
     ):
         if not 1 <= page_limit <= MAX_PAGE_LIMIT:
             raise ValueError(f"page_limit must be within 1..{MAX_PAGE_LIMIT}")
@@ -70,6 +73,7 @@ class BinanceClient(HttpClientBase):
         self.market = get_market(market) if isinstance(market, str) else market
         self.page_limit = page_limit
         self.keep_empty_bars = keep_empty_bars
+        self._clock = clock
 
     def fetch_bars(
         self,
@@ -129,7 +133,7 @@ class BinanceClient(HttpClientBase):
             raise self._page_error(symbol, window, f"more than {_MAX_PAGES} pages")
         return frames
 
-    def _rows(self, body: object, symbol: str, window: str) -> list[list[object]]:
+    def _rows(self, body: object, symbol: str, window: str) -> list[list[Any]]:
         if not isinstance(body, list):
             detail = str(body.get("msg", "")) if isinstance(body, dict) else type(body).__name__
             raise self._page_error(symbol, window, f"expected a JSON list of klines ({detail})")
@@ -149,7 +153,7 @@ class BinanceClient(HttpClientBase):
         except ValueError:
             return
         if used + KLINES_WEIGHT > minute.limit:
-            self._http.limiter.block(reply.bucket, 60.0 - time.time() % 60.0 + 0.5)
+            self._http.limiter.block(reply.bucket, 60.0 - self._clock() % 60.0 + 0.5)
 
 
 def _ms(ts: pd.Timestamp) -> int:

@@ -18,7 +18,7 @@ class Agg(msgspec.Struct):
     t: int  # bar start, ms since the epoch
     o: float
     h: float
-    l: float  # noqa: E741 - Polygon's field name
+    l: float  # Polygon's field name
     c: float
     v: float
     vw: float | None = None
@@ -28,7 +28,7 @@ class Agg(msgspec.Struct):
 class AggsPage(msgspec.Struct):
     status: str | None = None
     results: list[Agg] | None = None
-    resultsCount: int | None = None  # noqa: N815 - Polygon's field name
+    resultsCount: int | None = None  # Polygon's field name
     next_url: str | None = None
     request_id: str | None = None
     adjusted: bool | None = None  # the page's echo of the `adjusted` it was computed with

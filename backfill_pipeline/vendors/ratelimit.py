@@ -17,6 +17,7 @@ on the way (slow connect, loaded machine) cannot bunch up at the vendor and draw
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -26,6 +27,8 @@ from sqlalchemy.engine import make_url
 
 from .limits import VendorLimits
 from .ratelimit_store import Grant, RateStore, memory_store, postgres_store, sqlite_store
+
+log = logging.getLogger("backfill_pipeline.vendors.ratelimit")
 
 
 @dataclass(frozen=True)
@@ -111,6 +114,8 @@ class RateLimiter:
             if remaining <= 0 or (not result.pending and result.wait_s > remaining):
                 raise BudgetExhausted(now - start, result.wait_s)
             delay = min(result.wait_s, self.pending_poll_s) if result.pending else result.wait_s
+            if delay >= 1.0:  # worth a line in the run log; short polls are not
+                log.info("%s: rate limit reached on every key (%d); waiting %.1fs", scope, len(buckets), delay)
             # +1 ms: the slot leaves the window strictly after ts + window.
             self._sleep(min(delay + 0.001, remaining))
 

@@ -18,10 +18,11 @@ import math
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import (
     Boolean,
@@ -48,6 +49,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql as pg_dialect
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.pool import StaticPool
+from sqlalchemy.sql.expression import Executable
 
 from ..warehouse.sqlite import configure_connection
 from .limits import Rate
@@ -72,8 +74,13 @@ class Denial:
 
 
 class RateStore:
-    def __init__(self, engine: Engine, *, schema: str | None = None, thread_lock: bool = False):
+    def __init__(
+        self, engine: Engine, *, schema: str | None = None, thread_lock: bool = False,
+        clock: Callable[[], float] = time.time,
+    ):
+        # clock: epoch seconds for SQLite stores (tests pass a fake one); PostgreSQL uses the server's.
         self.engine = engine
+        self._clock = clock
         self.schema = schema
         self._is_pg = engine.dialect.name == "postgresql"
         # An in-memory database is one shared connection: threads must take turns.
@@ -128,7 +135,7 @@ class RateStore:
     def _now(self, conn: Connection) -> float:
         if self._is_pg:
             return float(conn.execute(select(extract("epoch", func.clock_timestamp()))).scalar_one())
-        return time.time()
+        return self._clock()
 
     def _ensure_schema(self) -> None:
         if not self._ready:
@@ -157,22 +164,16 @@ class RateStore:
         with self._transaction(scope) as (conn, now):
             horizon = max(r.window_s for r in rates)
             conn.execute(delete(self.slots).where(self.slots.c.bucket.in_(buckets), self.slots.c.ts <= now - horizon))
-            blocked = {
-                b: u
-                for b, u in conn.execute(
+            blocked = dict(conn.execute(
                     select(self.blocks.c.bucket, self.blocks.c.until).where(
                         self.blocks.c.bucket.in_(buckets), self.blocks.c.until > now
                     )
-                ).all()
-            }
-            refused = {
-                b: r
-                for b, r in conn.execute(
+                ).all())
+            refused = dict(conn.execute(
                     select(self.refusals.c.bucket, self.refusals.c.reason).where(
                         self.refusals.c.bucket.in_(buckets), self.refusals.c.until > now
                     )
-                ).all()
-            }
+                ).all())
             if len(refused) == len(set(buckets)):
                 return Denial(math.inf, False, refused)
             best: tuple[float, int] | None = None
@@ -241,15 +242,16 @@ class RateStore:
         self._ensure_schema()
         with self._transaction(None) as (conn, now):
             until = now + seconds
+            stmt: Executable
             if self._is_pg:
-                stmt = pg_dialect.insert(self.blocks).values(bucket=bucket, until=until)
-                stmt = stmt.on_conflict_do_update(
-                    index_elements=["bucket"], set_={"until": func.greatest(self.blocks.c.until, stmt.excluded.until)}
+                pg = pg_dialect.insert(self.blocks).values(bucket=bucket, until=until)
+                stmt = pg.on_conflict_do_update(
+                    index_elements=["bucket"], set_={"until": func.greatest(self.blocks.c.until, pg.excluded.until)}
                 )
             else:
-                stmt = sqlite_dialect.insert(self.blocks).values(bucket=bucket, until=until)
-                stmt = stmt.on_conflict_do_update(
-                    index_elements=["bucket"], set_={"until": func.max(self.blocks.c.until, stmt.excluded.until)}
+                lite = sqlite_dialect.insert(self.blocks).values(bucket=bucket, until=until)
+                stmt = lite.on_conflict_do_update(
+                    index_elements=["bucket"], set_={"until": func.max(self.blocks.c.until, lite.excluded.until)}
                 )
             conn.execute(stmt)
 
@@ -293,7 +295,7 @@ class RateStore:
 
 def _sqlite_events(engine: Engine) -> Engine:
     @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+    def _on_connect(dbapi_conn: Any, _record: object) -> None:
         configure_connection(dbapi_conn)  # we issue BEGIN ourselves, below
 
     @event.listens_for(engine, "begin")
@@ -305,15 +307,15 @@ def _sqlite_events(engine: Engine) -> Engine:
     return engine
 
 
-def sqlite_store(path: str | Path) -> RateStore:
+def sqlite_store(path: str | Path, clock: Callable[[], float] = time.time) -> RateStore:
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(f"sqlite:///{path}", connect_args={"timeout": 60, "check_same_thread": False})
-    return RateStore(_sqlite_events(engine))
+    return RateStore(_sqlite_events(engine), clock=clock)
 
 
-def memory_store() -> RateStore:
+def memory_store(clock: Callable[[], float] = time.time) -> RateStore:
     engine = create_engine("sqlite://", poolclass=StaticPool, connect_args={"check_same_thread": False})
-    return RateStore(_sqlite_events(engine), thread_lock=True)
+    return RateStore(_sqlite_events(engine), thread_lock=True, clock=clock)
 
 
 def postgres_store(url: str, *, schema: str | None = None) -> RateStore:

@@ -48,7 +48,7 @@ class RedactingFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         try:
             message = record.getMessage()
-        except Exception:  # a malformed record is not ours to fix; leave it alone
+        except Exception:  # noqa: BLE001  a malformed record is not ours to fix; leave it alone
             return True
         redacted = redact_url(message)
         if redacted != message:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Self
 
 import pandas as pd
 
@@ -31,7 +32,7 @@ class FrameResult:
     records: list[RequestRecord] = field(default_factory=list)
 
     @classmethod
-    def from_trace(cls, frame: pd.DataFrame, trace: FetchTrace) -> FrameResult:
+    def from_trace(cls, frame: pd.DataFrame, trace: FetchTrace) -> Self:
         return cls(frame=frame, requests=trace.requests, request_ids=trace.request_ids, records=list(trace.records))
 
 

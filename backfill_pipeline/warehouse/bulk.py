@@ -59,7 +59,7 @@ def insert_rows(conn: Connection, rows: list[tuple[Any, ...]]) -> int:
     driver = conn.dialect.driver
     cols = ", ".join(BAR_INSERT_COLUMNS)
     if dialect == "postgresql" and driver == "psycopg":
-        raw = conn.connection.driver_connection
+        raw: Any = conn.connection.driver_connection
         with raw.cursor() as cur, cur.copy(f"COPY {bars.name} ({cols}) FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(row)
@@ -69,12 +69,13 @@ def insert_rows(conn: Connection, rows: list[tuple[Any, ...]]) -> int:
             buf.write("\t".join(r"\N" if v is None else str(v) for v in row))
             buf.write("\n")
         buf.seek(0)
-        with conn.connection.driver_connection.cursor() as cur:
+        raw2: Any = conn.connection.driver_connection
+        with raw2.cursor() as cur:
             cur.copy_expert(f"COPY {bars.name} ({cols}) FROM STDIN", buf)
     elif dialect == "sqlite":
         marks = ", ".join("?" * len(BAR_INSERT_COLUMNS))
         conn.exec_driver_sql(f"INSERT INTO {bars.name} ({cols}) VALUES ({marks})", rows)
     else:
-        conn.execute(bars.insert(), [dict(zip(BAR_INSERT_COLUMNS, r)) for r in rows])
+        conn.execute(bars.insert(), [dict(zip(BAR_INSERT_COLUMNS, r, strict=False)) for r in rows])
     return len(rows)
 

@@ -50,7 +50,7 @@ def insert_rows(conn: Connection, table: sa.Table, columns: Sequence[str], rows:
         return 0
     cols = ", ".join(columns)
     if conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg":
-        raw = conn.connection.driver_connection
+        raw: Any = conn.connection.driver_connection
         with raw.cursor() as cur, cur.copy(f"COPY {table.name} ({cols}) FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(row)

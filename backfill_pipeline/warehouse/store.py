@@ -174,7 +174,7 @@ class Warehouse:
         with self.engine.connect() as conn:
             rows = conn.execute(query).all()
         # column-wise from the row tuples: DataFrame(rows) infers per cell and costs 5x more
-        ts, session, o, h, l, c, v, vwap, trades = (list(col) for col in zip(*rows)) if rows else ([],) * 9
+        ts, session, o, h, l, c, v, vwap, trades = (list(col) for col in zip(*rows, strict=False)) if rows else ([],) * 9
         codes, days = pd.factorize(pd.Series(session, dtype="object"))  # few sessions, many bars
         day_index = pd.DatetimeIndex(pd.to_datetime(pd.Series(days, dtype="object"), format="%Y-%m-%d"))
         frame = pd.DataFrame({

@@ -10,7 +10,6 @@ import json
 import re
 from typing import Any
 
-import jsonschema
 import pytest
 import yaml
 
@@ -18,6 +17,7 @@ from backfill_pipeline.markets import MARKETS
 from backfill_pipeline.names import vendor_pool
 from backfill_pipeline.settings import VENDORS
 from backfill_pipeline_tests.deploy.conftest import DOCKER, ENV_EXAMPLE, REPO, load_compose, read_env_file
+from backfill_pipeline_tests.optional import import_deploy_tool
 
 DAGSTER_SERVICES = ("code_server", "dagster_init", "webserver", "daemon")
 
@@ -27,7 +27,9 @@ def compose() -> dict[str, Any]:
     return load_compose()
 
 
-def _validator() -> jsonschema.protocols.Validator:
+def _validator() -> Any:
+    """The compose-spec validator (jsonschema comes with the `deploy` extra: skip without it)."""
+    jsonschema = import_deploy_tool("jsonschema")
     schema = json.loads((DOCKER / "compose-spec.schema.json").read_text())
     cls = jsonschema.validators.validator_for(schema)
     cls.check_schema(schema)
@@ -97,7 +99,7 @@ def test_secrets_come_from_env_only(compose: dict[str, Any]) -> None:
 
 def test_env_example_documents_every_variable(compose: dict[str, Any]) -> None:
     text = ENV_EXAMPLE.read_text()
-    documented = set(re.findall(r"^#?\s*([A-Z][A-Z0-9_]+)=", text, flags=re.M))
+    documented = set(re.findall(r"^#?\s*([A-Z][A-Z0-9_]+)=", text, flags=re.MULTILINE))
     # Interpolated by compose, read by dagster.yaml / workspace.yaml / init_instance.sh.
     used = set(re.findall(r"\$\{([A-Z][A-Z0-9_]*)", (DOCKER / "docker-compose.yml").read_text()))
     used |= set(re.findall(r"env: ([A-Z][A-Z0-9_]+)", (DOCKER / "dagster.yaml").read_text()))
@@ -151,5 +153,5 @@ def test_production_instance_config() -> None:
     assert config["run_monitoring"]["enabled"] and config["run_retries"]["enabled"]
     # Every vendor the settings know, plus FRED, gets a pool size from init_instance.sh.
     script = (DOCKER / "init_instance.sh").read_text()
-    sized = {vendor_pool(v) for v in re.findall(r"^set_pool (\w+) ", script, flags=re.M)}
+    sized = {vendor_pool(v) for v in re.findall(r"^set_pool (\w+) ", script, flags=re.MULTILINE)}
     assert {vendor_pool(v) for v in (*VENDORS, "fred")} <= sized

@@ -64,7 +64,7 @@ def test_backfill_through_webserver_and_daemon_lands_in_postgres(
         ).all()
         pools = dict(conn.execute(sa.text("SELECT concurrency_key, \"limit\" FROM concurrency_limits")).all())
     instance.dispose()
-    assert {run_id: state for run_id, state in runs} == status.run_statuses
+    assert dict(runs) == status.run_statuses
     # dagster_init (docker/init_instance.sh) sized every vendor pool.
     assert {vendor_pool(v) for v in ("demo", "polygon", "eodhd", "binance", "fred")} <= set(pools)
 

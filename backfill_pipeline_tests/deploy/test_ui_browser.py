@@ -10,19 +10,21 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from playwright.sync_api import TimeoutError as PlaywrightTimeout
-from playwright.sync_api import sync_playwright
 
 from backfill_pipeline.markets import MARKETS, last_closed_sessions
 from backfill_pipeline.names import CHECK_COMPLETE, CHECK_OHLC_VALID, ohlcv_key
 from backfill_pipeline_tests.deploy.conftest import REPO, PgDatabases, Stack, artifacts_dir
+from backfill_pipeline_tests.optional import REQUIRE_BROWSER, import_deploy_tool, unavailable
+
+sync_api = import_deploy_tool("playwright.sync_api")  # the `deploy` extra: skip (or fail in CI) without it
+PlaywrightTimeout = sync_api.TimeoutError
+sync_playwright = sync_api.sync_playwright
 
 pytestmark = pytest.mark.browser
 
@@ -32,30 +34,19 @@ ASSET = ohlcv_key("us_equities", "1m")
 TIMEOUT_MS = 30_000
 
 
-def _ensure_chromium() -> str | None:
-    """Path of Chromium, installing Debian's package if it is missing; None if that fails."""
-    if CHROMIUM.exists():
-        return str(CHROMIUM)
-    apt = shutil.which("apt-get")
-    if apt and os.geteuid() == 0:
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        for step in ([apt, "update", "-qq"], [apt, "install", "-y", "-qq", "chromium"]):
-            subprocess.run(step, env=env, capture_output=True, timeout=900, check=False)
-    return str(CHROMIUM) if CHROMIUM.exists() else None
-
-
 @pytest.fixture(scope="session")  # session: set up (or skipped) before the deployed stack starts
 def browser() -> Iterator[object]:
-    executable = _ensure_chromium()
-    if executable is None:
-        pytest.skip(f"Chromium is not installed at {CHROMIUM} and `apt-get install chromium` was not possible here")
+    # No test installs system packages: .ci/run installs Debian's chromium (or set BACKFILL_CHROMIUM).
+    if not CHROMIUM.exists():
+        unavailable(f"Chromium is not installed at {CHROMIUM} (apt-get install chromium, or set BACKFILL_CHROMIUM)",
+                    REQUIRE_BROWSER)
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield browser
         browser.close()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="module")  # the last closed sessions, from the calendar (whatever today is)
 def demo_sessions(deployed_stack: Stack) -> list[str]:
     """`backfill-pipeline demo --days 2` into the deployment (PostgreSQL instance and warehouse)."""
     sessions = last_closed_sessions(MARKETS["us_equities"], 2)
@@ -93,7 +84,7 @@ def _registered_symbols(dbs: PgDatabases) -> list[str]:
     return [r[0] for r in rows]
 
 
-def _shot(page, name: str) -> Path:  # noqa: ANN001
+def _shot(page, name: str) -> Path:
     path = artifacts_dir() / "ui" / f"{name}.png"
     path.parent.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(path))
@@ -101,7 +92,7 @@ def _shot(page, name: str) -> Path:  # noqa: ANN001
 
 
 def test_ui_shows_assets_partitions_and_checks(
-    browser, deployed_stack: Stack, deploy_databases: PgDatabases, demo_sessions: list[str]  # noqa: ANN001
+    browser, deployed_stack: Stack, deploy_databases: PgDatabases, demo_sessions: list[str]
 ) -> None:
     started = time.monotonic()
     base = deployed_stack.webserver_url

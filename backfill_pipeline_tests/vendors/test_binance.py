@@ -14,6 +14,8 @@ from backfill_pipeline.vendors.base import RateLimitedError, VendorError
 from backfill_pipeline.vendors.binance import INTERVAL_MS, BinanceClient
 from backfill_pipeline.vendors.limits import Rate
 from backfill_pipeline.vendors.ratelimit import RateLimiter
+from backfill_pipeline.vendors.ratelimit_store import memory_store
+from backfill_pipeline_tests.clocks import FakeClock
 
 from .conftest import options
 
@@ -58,8 +60,9 @@ def fake(server: HTTPServer) -> FakeBinance:
 
 def client(server: HTTPServer, **kwargs: object) -> BinanceClient:
     keep = bool(kwargs.pop("keep_empty_bars", False))
+    clock = kwargs.pop("clock", time.time)
     opts = options(**kwargs)  # type: ignore[arg-type]
-    return BinanceClient(base_url=server.url_for(""), options=opts, keep_empty_bars=keep)
+    return BinanceClient(base_url=server.url_for(""), options=opts, keep_empty_bars=keep, clock=clock)  # type: ignore[arg-type]
 
 
 START = pd.Timestamp("2024-01-01", tz="UTC")
@@ -89,7 +92,7 @@ def test_daily_klines_are_session_labels(server: HTTPServer, fake: FakeBinance) 
 def test_symbols_and_errors(server: HTTPServer, fake: FakeBinance) -> None:
     with pytest.raises(ValueError, match="crypto only"):
         client(server).fetch_bars("AAPL", "1m", START, START + pd.Timedelta(hours=1))
-    with pytest.raises(VendorError, match="HTTP 400.*Invalid symbol"):
+    with pytest.raises(VendorError, match=r"HTTP 400.*Invalid symbol"):
         client(server).fetch_bars("ETH-BTC", "1m", START, START + pd.Timedelta(hours=1))
     assert fake.requests[-1]["symbol"] == "ETHBTC"
 
@@ -116,11 +119,12 @@ def test_weight_counts_and_the_ip_ban_is_honoured(server: HTTPServer) -> None:
 
 
 def test_binances_own_weight_count_parks_the_ip(server: HTTPServer) -> None:
-    if time.time() % 60 > 55:  # keep the next-minute boundary well past max_wait
-        time.sleep(6)
+    clock = FakeClock()  # 2024-01-01T00:00:00Z: Binance's minute ends 60 s later, far past max_wait
+    limiter = RateLimiter(memory_store(clock=clock.time), sleep=clock.sleep, monotonic=clock.monotonic)
     fake = FakeBinance(used_weight=5999)
     server.expect_request(PATH).respond_with_handler(fake.handle)
-    c = client(server, max_wait=0.5, rates=(Rate(6000, 60.0),))
+    c = client(server, max_wait=0.5, rates=(Rate(6000, 60.0),), limiter=limiter, clock=clock.time)
     c.fetch_bars("BTC-USD", "1m", START, START + pd.Timedelta(minutes=10))
-    with pytest.raises(RateLimitedError, match="binance: BTC-USD .*per-IP budget"):
+    with pytest.raises(RateLimitedError, match=r"binance: BTC-USD .*per-IP budget"):
         c.fetch_bars("BTC-USD", "1m", START, START + pd.Timedelta(minutes=10))
+    assert clock.sleeps == []  # parked until the minute ends (60.5 s): past max_wait, so no wait at all

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import time
+import itertools
 
 import numpy as np
 import pandas as pd
@@ -48,7 +48,7 @@ def test_chunked_fetches_equal_the_whole_window(market: str, symbol: str, timefr
     edges = ["2024-11-25", *cuts, "2024-12-04"]
     whole = fetch(client(market), symbol, timeframe, edges[0], edges[-1])
     fresh = client(market)  # a new client: nothing cached may leak into values
-    chunks = [fetch(fresh, symbol, timeframe, a, b) for a, b in zip(edges, edges[1:], strict=False)]
+    chunks = [fetch(fresh, symbol, timeframe, a, b) for a, b in itertools.pairwise(edges)]
     pd.testing.assert_frame_equal(pd.concat(chunks, ignore_index=True), whole, check_exact=True)
     assert len(whole) > 0
 
@@ -210,10 +210,8 @@ def test_request_ids_are_deterministic() -> None:
     assert client(config=DemoConfig(finalization_delay_minutes=15)).finalization_delay == pd.Timedelta(minutes=15)
 
 
-def test_a_year_of_minutes_generates_fast() -> None:
-    c = client()
-    c.fetch_bars("AAPL", "1m", utc("2024-01-02"), utc("2024-01-03"))  # calendar and daily walk
-    started = time.perf_counter()
-    bars = c.fetch_bars("AAPL", "1m", utc("2024-01-01"), utc("2025-01-01")).bars
-    assert len(bars) > 97_000
-    assert time.perf_counter() - started < 1.0
+def test_a_year_of_minutes_in_one_call() -> None:
+    # Speed is a benchmark's business (`backfill-pipeline bench`), not an assertion here.
+    bars = client().fetch_bars("AAPL", "1m", utc("2024-01-01"), utc("2025-01-01")).bars
+    assert len(bars) == 252 * 390 - 3 * 180  # 252 sessions; three early closes (13:00) lose 180 minutes
+    assert bars["ts"].is_monotonic_increasing and bars["ts"].is_unique

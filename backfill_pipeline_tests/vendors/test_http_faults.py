@@ -19,7 +19,10 @@ from werkzeug import Request, Response
 from backfill_pipeline.vendors.base import AuthError, RateLimitedError, VendorError
 from backfill_pipeline.vendors.limits import Rate
 from backfill_pipeline.vendors.polygon import PolygonClient
+from backfill_pipeline.vendors.ratelimit import RateLimiter
+from backfill_pipeline.vendors.ratelimit_store import memory_store
 from backfill_pipeline.vendors.retry import RetryPolicy, parse_retry_after
+from backfill_pipeline_tests.clocks import FakeClock
 
 from .conftest import FAST_RETRY, options
 
@@ -120,10 +123,11 @@ def test_429_moves_to_another_key_instead_of_waiting(server: HTTPServer) -> None
         return ok()
 
     script(server, by_key)
-    started = time.monotonic()
-    result = client(server, keys=("key-one", "key-two")).fetch_bars("AAPL", "1m", START, END)
-    assert time.monotonic() - started < 2.0
+    clock = FakeClock()  # the limiter's clock: it records every wait the limiter chooses
+    limiter = RateLimiter(memory_store(clock=clock.time), sleep=clock.sleep, monotonic=clock.monotonic)
+    result = client(server, keys=("key-one", "key-two"), limiter=limiter).fetch_bars("AAPL", "1m", START, END)
     assert [(r.status, r.key) for r in result.records] == [(429, "key #1 of 2"), (200, "key #2 of 2")]
+    assert clock.sleeps == []  # key #2 was taken at once, nobody waited out key #1's 30 s
 
 
 def test_persistent_429_is_a_rate_limited_error(server: HTTPServer) -> None:
@@ -134,12 +138,13 @@ def test_persistent_429_is_a_rate_limited_error(server: HTTPServer) -> None:
 
 def test_spent_budget_raises_rate_limited_after_max_wait(server: HTTPServer) -> None:
     script(server, ok())
-    c = client(server, rates=(Rate(1, 60.0),), max_wait=0.2)
+    clock = FakeClock()
+    limiter = RateLimiter(memory_store(clock=clock.time), sleep=clock.sleep, monotonic=clock.monotonic)
+    c = client(server, rates=(Rate(1, 60.0),), max_wait=0.2, limiter=limiter)
     c.fetch_bars("AAPL", "1m", START, END)
-    started = time.monotonic()
     with pytest.raises(RateLimitedError) as info:
         c.fetch_bars("AAPL", "1m", START, END)
-    assert time.monotonic() - started < 1.0
+    assert clock.sleeps == []  # the next slot is 60 s away: fail at once, no 0.2 s sleep first
     assert str(info.value).startswith("polygon: AAPL 1m [2024-01-03T14:30Z")
     assert "max_wait_seconds=0.2" in str(info.value)
 

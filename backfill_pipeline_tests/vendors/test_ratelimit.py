@@ -1,8 +1,14 @@
-"""The shared limiter's semantics, on in-memory SQLite, a SQLite file and PostgreSQL."""
+"""The shared limiter's semantics, on in-memory SQLite, a SQLite file and PostgreSQL.
+
+SQLite stores run on a fake clock (time passes only when the limiter sleeps), so the tests
+assert the waits the limiter chose, exactly. PostgreSQL stamps slots with the server's clock,
+so there the clock is real and the tests assert lower bounds and the recorded sleeps only.
+The real-time, multi-process test is test_ratelimit_processes.py (marked slow).
+"""
 
 from __future__ import annotations
 
-import time
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,6 +16,10 @@ import pytest
 
 from backfill_pipeline.vendors.limits import Rate, VendorLimits
 from backfill_pipeline.vendors.ratelimit import BudgetExhausted, RateLimiter, limiter_url_for_warehouse
+from backfill_pipeline.vendors.ratelimit_store import memory_store, postgres_store, sqlite_store
+from backfill_pipeline_tests.clocks import FakeClock, RecordingClock
+
+Clock = FakeClock | RecordingClock
 
 
 @pytest.fixture(params=["memory", "sqlite", "postgres"])
@@ -23,9 +33,20 @@ def limiter_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tupl
 
 
 @pytest.fixture
-def limiter(limiter_url: tuple[str, str | None]) -> Iterator[RateLimiter]:
+def clock(limiter_url: tuple[str, str | None]) -> Clock:
+    return RecordingClock() if limiter_url[0].startswith("postgresql") else FakeClock()
+
+
+@pytest.fixture
+def limiter(limiter_url: tuple[str, str | None], clock: Clock) -> Iterator[RateLimiter]:
     url, schema = limiter_url
-    lim = RateLimiter.from_url(url, schema=schema)
+    if url == "memory://":
+        store = memory_store(clock=clock.time)
+    elif url.startswith("sqlite:///"):
+        store = sqlite_store(url.removeprefix("sqlite:///"), clock=clock.time)
+    else:
+        store = postgres_store(url, schema=schema)
+    lim = RateLimiter(store, sleep=clock.sleep, monotonic=clock.monotonic)
     yield lim
     lim.close()
 
@@ -36,25 +57,38 @@ def take(limiter: RateLimiter, buckets: list[str], limits: VendorLimits, weight:
     return lease.index
 
 
-def test_sliding_window_admits_limit_then_waits_for_the_oldest_slot(limiter: RateLimiter) -> None:
+def test_sliding_window_admits_limit_then_waits_for_the_oldest_slot(limiter: RateLimiter, clock: Clock) -> None:
     limits = VendorLimits((Rate(3, 0.4),), max_wait_seconds=5)
-    started = time.monotonic()
+    started = clock.monotonic()
     for _ in range(3):
         take(limiter, ["k1"], limits)
-    assert time.monotonic() - started < 0.3
+    assert clock.sleeps == []  # the window's three slots are granted without waiting
     take(limiter, ["k1"], limits)
-    assert time.monotonic() - started >= 0.4
+    assert clock.monotonic() - started >= 0.4  # the fourth waits until the first slot leaves the window
+    if isinstance(clock, FakeClock):  # on a fake clock the wait is exactly the window (+1 ms margin)
+        assert sum(clock.sleeps) == pytest.approx(0.401, abs=1e-6)
 
 
-def test_rotation_uses_every_key_then_fails_fast_past_max_wait(limiter: RateLimiter) -> None:
+def test_a_long_wait_is_logged_for_the_run_log(caplog: pytest.LogCaptureFixture) -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(memory_store(clock=clock.time), sleep=clock.sleep, monotonic=clock.monotonic)
+    limits = VendorLimits((Rate(1, 5.0),), max_wait_seconds=10)
+    take(limiter, ["k1", "k2"], limits)
+    take(limiter, ["k1", "k2"], limits)
+    with caplog.at_level(logging.INFO, logger="backfill_pipeline.vendors.ratelimit"):
+        take(limiter, ["k1", "k2"], limits)
+    assert sum(clock.sleeps) == pytest.approx(5.001, abs=1e-6)
+    assert [r.getMessage() for r in caplog.records] == ["vendor: rate limit reached on every key (2); waiting 5.0s"]
+
+
+def test_rotation_uses_every_key_then_fails_fast_past_max_wait(limiter: RateLimiter, clock: Clock) -> None:
     limits = VendorLimits((Rate(2, 30.0),), max_wait_seconds=0.5)
     used = [take(limiter, ["k1", "k2"], limits) for _ in range(4)]
     assert sorted(used) == [0, 0, 1, 1]
-    started = time.monotonic()
     with pytest.raises(BudgetExhausted) as info:
         take(limiter, ["k1", "k2"], limits)
     # The next slot is ~30 s away: no point sleeping out the 0.5 s bound first.
-    assert time.monotonic() - started < 0.4
+    assert clock.sleeps == []
     assert info.value.next_free_s is not None and info.value.next_free_s > 20
 
 
@@ -80,16 +114,16 @@ def test_weights_count_against_weighted_rates_only(limiter: RateLimiter) -> None
         limiter.acquire("vendor", ["k"], limits, weight=11)
 
 
-def test_an_unfinished_request_holds_its_slot_until_released(limiter: RateLimiter) -> None:
+def test_an_unfinished_request_holds_its_slot_until_released(limiter: RateLimiter, clock: Clock) -> None:
     limits = VendorLimits((Rate(1, 0.2),), max_wait_seconds=0.5)
     lease = limiter.acquire("vendor", ["k"], limits)
-    time.sleep(0.3)  # longer than the window: a slot stamped at grant time would have expired
+    clock.advance(0.3)  # longer than the window: a slot stamped at grant time would have expired
     with pytest.raises(BudgetExhausted):
         limiter.acquire("vendor", ["k"], limits)
     limiter.release(lease)
-    released = time.monotonic()
+    released = clock.monotonic()
     limiter.release(limiter.acquire("vendor", ["k"], limits))
-    assert time.monotonic() - released >= 0.19  # the window restarts at completion
+    assert clock.monotonic() - released >= 0.19  # the window restarts at completion
 
 
 def test_limiter_url_for_warehouse() -> None:
