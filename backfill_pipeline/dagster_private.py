@@ -206,11 +206,11 @@ class BatchedSqliteEventLogStorage(SqliteEventLogStorage):
         super().__init__(base_dir or default_event_log_dir(), inst_data=inst_data)
 
     @classmethod
-    def config_type(cls) -> dict[str, Field]:  # type: ignore[override]
+    def config_type(cls) -> dict[str, Field]:
         return {"base_dir": Field(StringSource, is_required=False)}
 
     @classmethod
-    def from_config_value(cls, inst_data: Any, config_value: Mapping[str, Any]) -> BatchedSqliteEventLogStorage:  # type: ignore[override]
+    def from_config_value(cls, inst_data: Any, config_value: Mapping[str, Any]) -> BatchedSqliteEventLogStorage:
         return cls(inst_data=inst_data, **config_value)
 
     def _shard_engine(self, shard: str) -> sa.Engine:
@@ -228,7 +228,7 @@ class BatchedSqliteEventLogStorage(SqliteEventLogStorage):
         return engine
 
     @contextmanager
-    def _connect(self, shard: str) -> Iterator[sa.Connection]:  # type: ignore[override]
+    def _connect(self, shard: str) -> Iterator[sa.Connection]:
         # Dagster's _connect with a kept engine instead of a new NullPool engine each time
         with self._db_lock:
             engine = self._shard_engine(shard)

@@ -19,7 +19,7 @@ DAGSTER_RECOMMENDED_PARTITIONS = 100_000
 
 def date_partitions(market: Market, grain: str, start: dt.date, today: dt.date | None = None) -> int:
     """Date partition keys of `grain` from `start` to today (the partition of today exists)."""
-    end = today or dt.date.today()
+    end = today or dt.datetime.now(dt.UTC).date()
     if grain == "daily":
         return len(sessions_in_range(market, start, end))
     if grain == "weekly":
