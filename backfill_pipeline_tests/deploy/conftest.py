@@ -208,6 +208,7 @@ def deployed_stack(deploy_databases: PgDatabases, tmp_path_factory: pytest.TempP
         **read_env_file(ENV_EXAMPLE),
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
         "DAGSTER_HOME": str(home),
+        "DAGSTER_COMPUTE_LOGS_DIR": str(home / "storage"),  # ENV of both images
         "DAGSTER_POSTGRES_USER": admin.username or "postgres",
         "DAGSTER_POSTGRES_PASSWORD": admin.password or "",
         "DAGSTER_POSTGRES_HOST": admin.host or "127.0.0.1",
