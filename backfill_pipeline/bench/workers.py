@@ -131,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
                          "vendors/limits.py limits_from_env); use --vendor demo")
     symbols = [f"S{i:03d}" for i in range(args.symbols)]
     print(f"{args.symbols} symbols x {args.months} months of 2024 (monthly partitions), 1m + derived + 1d, "
-          f"vendor {args.vendor}; {os.cpu_count()} CPU cores; workers of one slot each")
+          f"vendor {args.vendor}; {os.cpu_count()} CPU cores; workers of one slot each", flush=True)
     ctx = multiprocessing.get_context("spawn")
     ready, stop = ctx.Queue(), ctx.Event()
     server = ctx.Process(target=_serve, args=(ready, stop), daemon=True) if args.vendor == "polygon" else None
@@ -150,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
             per_worker = ", ".join(f"{w}: {k} steps {s:.1f} s busy" for w, (k, s) in result["busy"].items())
             print(f"[{n} worker(s)] {result['span']:.1f} s from first run start to last run end, "
                   f"{result['bars']:,} bars, {rate:,.0f} bars/s ({rate / base:.2f}x of {counts[0]} worker(s)), "
-                  f"{result['runs']} runs; {per_worker}; {time.monotonic() - started:.0f} s with startup")
+                  f"{result['runs']} runs; {per_worker}; {time.monotonic() - started:.0f} s with startup", flush=True)
     finally:
         stop.set()
         if server is not None:
