@@ -22,6 +22,7 @@ import argparse
 import multiprocessing
 import os
 import re
+import shutil
 import tempfile
 import time
 import uuid
@@ -91,6 +92,9 @@ def run_once(workers: int, symbols: list[str], months: int, vendor: str, vendor_
             status = graphql_client.wait_for_backfill(url, backfill_id, timeout_s=3600, poll_s=2)
             if not status.succeeded:
                 raise SystemExit(f"backfill {backfill_id} ended {status.status}:\n{dep.log_tail('daemon')}")
+            # the services' logs survive the temp dir (a failed and retried run is worth reading)
+            logs = Path(os.environ.get("BACKFILL_TEST_ARTIFACTS", "test_artifacts")) / f"bench_workers_{workers}"
+            shutil.copytree(dep.logs, logs, dirs_exist_ok=True)
             busy = {}
             for i in range(1, workers + 1):
                 done = [float(s) for s in _TASK_DONE.findall(dep.log_tail(f"worker{i}", 10_000_000))]
@@ -99,13 +103,14 @@ def run_once(workers: int, symbols: list[str], months: int, vendor: str, vendor_
             dep.stop_all()
         instance = sa.create_engine(instance_url)
         with instance.connect() as conn:
-            first, last, runs = conn.execute(sa.text("SELECT min(start_time), max(end_time), count(*) FROM runs")).one()
+            first, last = conn.execute(sa.text("SELECT min(start_time), max(end_time) FROM runs")).one()
+            runs: dict[str, int] = dict(conn.execute(sa.text("SELECT status, count(*) FROM runs GROUP BY status")).all())
         instance.dispose()
         warehouse = sa.create_engine(warehouse_url)
         with warehouse.connect() as conn:
             bars = int(conn.execute(sa.text("SELECT count(*) FROM bars")).scalar_one())
         warehouse.dispose()
-    return {"span": float(last) - float(first), "bars": bars, "runs": int(runs), "busy": busy}
+    return {"span": float(last) - float(first), "bars": bars, "runs": runs, "busy": busy}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -150,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
             per_worker = ", ".join(f"{w}: {k} steps {s:.1f} s busy" for w, (k, s) in result["busy"].items())
             print(f"[{n} worker(s)] {result['span']:.1f} s from first run start to last run end, "
                   f"{result['bars']:,} bars, {rate:,.0f} bars/s ({rate / base:.2f}x of {counts[0]} worker(s)), "
-                  f"{result['runs']} runs; {per_worker}; {time.monotonic() - started:.0f} s with startup", flush=True)
+                  f"runs {result['runs']}; {per_worker}; {time.monotonic() - started:.0f} s with startup", flush=True)
     finally:
         stop.set()
         if server is not None:
