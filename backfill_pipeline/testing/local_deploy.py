@@ -125,6 +125,8 @@ class LocalDeployment:
                 token = "127.0.0.1"
             else:
                 token = re.sub(r"localhost:(\d+)", lambda m: f"127.0.0.1:{self.port(name, m.group(1))}", token)
+                token = re.sub(r"/dev/tcp/127\.0\.0\.1/(\d+)", lambda m: f"/dev/tcp/127.0.0.1/{self.port(name, m.group(1))}",
+                               token)
             out.append(token)
         return out
 
@@ -259,6 +261,10 @@ class LocalDeployment:
                 return False
 
         self.wait_until("proxy", answers, timeout_s, "401 to an anonymous request")
+        check = self.localize(list(self.services["proxy"]["healthcheck"]["test"])[1:], "proxy")
+        result = self.run(check, os.environ, home, 30)
+        if result.returncode != 0:
+            raise RuntimeError(f"the proxy's compose healthcheck fails: {check}: {result.stderr[-500:]}")
 
     def start_stack(self, workers: int, *, symbols: Sequence[str] = (), read_only: bool = True,
                     timeout_s: float = 180.0) -> dict[str, str]:
