@@ -128,12 +128,6 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--workers {args.workers!r}: expected comma-separated whole numbers, e.g. 1,2,3")
     if any(n < 1 for n in counts) or args.symbols < 1 or not 1 <= args.months <= 12:
         parser.error("worker counts and --symbols must be at least 1, --months between 1 and 12")
-    if args.vendor == "polygon":
-        from backfill_pipeline.vendors import limits
-
-        if not hasattr(limits, "limits_from_env"):  # without it every key keeps the free tier's 5/min
-            parser.error("--vendor polygon needs the per-key budget variables (BACKFILL_POLYGON_REQUESTS_PER_WINDOW, "
-                         "vendors/limits.py limits_from_env); use --vendor demo")
     symbols = [f"S{i:03d}" for i in range(args.symbols)]
     print(f"{args.symbols} symbols x {args.months} months of 2024 (monthly partitions), 1m + derived + 1d, "
           f"vendor {args.vendor}; {os.cpu_count()} CPU cores; workers of one slot each", flush=True)
