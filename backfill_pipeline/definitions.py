@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import dagster as dg
 
 from backfill_pipeline.assets.corporate_actions import build_corporate_actions_assets
@@ -10,6 +12,7 @@ from backfill_pipeline.assets.macro import build_macro_assets
 from backfill_pipeline.assets.ohlcv import build_ohlcv_assets
 from backfill_pipeline.assets.reports import build_report_assets
 from backfill_pipeline.automation.build import build_automation
+from backfill_pipeline.executors import executor_from_env
 from backfill_pipeline.names import bars_resource_key
 from backfill_pipeline.resources.corporate_actions import corporate_actions_resource
 from backfill_pipeline.resources.http_vendors import vendor_resources
@@ -30,7 +33,8 @@ def build_resources(settings: Settings) -> dict[str, object]:
             "macro": macro_resource(settings.macro, warehouse), "corporate_actions": corporate_actions_resource(settings.corporate_actions_vendor, warehouse)}
 
 
-def build_definitions(settings: Settings) -> dg.Definitions:
+def build_definitions(settings: Settings, executor: dg.ExecutorDefinition | None = None) -> dg.Definitions:
+    """`executor`: where every job's steps run (None: Dagster's default, see executors.py)."""
     automation = build_automation(settings)
     markets = settings.markets()  # with the hours option applied: every asset sees the same hours
     return dg.Definitions(
@@ -38,10 +42,10 @@ def build_definitions(settings: Settings) -> dg.Definitions:
                 *build_corporate_actions_assets(markets), *build_macro_assets(settings),
                 *build_report_assets(settings), *automation.assets],
         jobs=automation.jobs, schedules=automation.schedules, sensors=automation.sensors,
-        resources=build_resources(settings),
+        resources=build_resources(settings), executor=executor,
     )
 
 
 @dg.definitions
 def defs() -> dg.Definitions:
-    return build_definitions(Settings.from_env())
+    return build_definitions(Settings.from_env(), executor_from_env(os.environ))

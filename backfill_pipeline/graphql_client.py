@@ -4,6 +4,11 @@ No Dagster CLI command launches an asset backfill through the daemon; the mutati
 `launchPartitionBackfill` with `partitionsByAssets` does, and the backfill then shows (and
 can be resumed or cancelled) in the UI like one launched there. `url` is the webserver's
 base URL (http://host:3000) or its /graphql endpoint.
+
+Behind the deployment's authenticating proxy (docker/nginx/dagster.conf), pass `auth=(user,
+password)` or put them in the URL (`http://alice:secret@host:8080`): credentials in a URL
+are moved into the Authorization header and removed from the URL, so they never appear in
+an error message.
 """
 
 from __future__ import annotations
@@ -80,22 +85,44 @@ class BackfillStatus:
         return self.status in SUCCESS_STATUSES
 
 
+Auth = tuple[str, str]
+
+
 def graphql_endpoint(url: str) -> str:
     url = url.rstrip("/")
     return url if url.endswith("/graphql") else f"{url}/graphql"
 
 
+def split_credentials(url: str, auth: Auth | None = None) -> tuple[str, Auth | None]:
+    """The URL without user:password, and the credentials to send (explicit `auth` wins)."""
+    parsed = httpx.URL(url)
+    if parsed.userinfo:
+        url = str(parsed.copy_with(username=None, password=None))
+        if auth is None:
+            auth = (parsed.username, parsed.password)
+    return url, auth
+
+
 def execute(
-    url: str, query: str, variables: Mapping[str, Any] | None = None, timeout_s: float = 60.0
+    url: str,
+    query: str,
+    variables: Mapping[str, Any] | None = None,
+    timeout_s: float = 60.0,
+    auth: Auth | None = None,
 ) -> dict[str, Any]:
     """POST one GraphQL operation; returns `data`, raises GraphQLError on `errors`.
 
     The webserver answers HTTP 500 whenever it captured a Python error, even when the error
     is a member of the result union (PythonError) in `data`, so the body is read first.
+    A proxy's refusal (401/403) raises httpx.HTTPStatusError.
     """
+    url, auth = split_credentials(url, auth)
     response = httpx.post(
-        graphql_endpoint(url), json={"query": query, "variables": dict(variables or {})}, timeout=timeout_s
+        graphql_endpoint(url), json={"query": query, "variables": dict(variables or {})}, timeout=timeout_s,
+        auth=auth,
     )
+    if response.status_code in (401, 403):
+        response.raise_for_status()
     try:
         body = response.json()
     except ValueError:
@@ -124,6 +151,7 @@ def launch_partition_backfill(
     *,
     title: str | None = None,
     tags: Mapping[str, str] | None = None,
+    auth: Auth | None = None,
 ) -> str:
     """Launch one backfill over `{asset key "ohlcv/us_equities/1m": [partition keys or ranges]}`.
 
@@ -137,14 +165,14 @@ def launch_partition_backfill(
         params["title"] = title
     if tags:
         params["tags"] = [{"key": k, "value": v} for k, v in tags.items()]
-    result = execute(url, _LAUNCH, {"params": params})["launchPartitionBackfill"]
+    result = execute(url, _LAUNCH, {"params": params}, auth=auth)["launchPartitionBackfill"]
     if result["__typename"] != "LaunchBackfillSuccess":
         raise GraphQLError(f"{result['__typename']}: {result.get('message', '')}".strip())
     return str(result["backfillId"])
 
 
-def backfill_status(url: str, backfill_id: str) -> BackfillStatus:
-    result = execute(url, _STATUS, {"id": backfill_id})["partitionBackfillOrError"]
+def backfill_status(url: str, backfill_id: str, auth: Auth | None = None) -> BackfillStatus:
+    result = execute(url, _STATUS, {"id": backfill_id}, auth=auth)["partitionBackfillOrError"]
     if result["__typename"] != "PartitionBackfill":
         raise GraphQLError(f"{result['__typename']}: {result.get('message', '')}".strip())
     return BackfillStatus(
@@ -163,6 +191,7 @@ def wait_for_backfill(
     timeout_s: float = 600.0,
     poll_s: float = 5.0,
     on_poll: Callable[[BackfillStatus], None] | None = None,
+    auth: Auth | None = None,
 ) -> BackfillStatus:
     """Poll until the backfill is done (whatever its outcome); TimeoutError after `timeout_s`.
 
@@ -171,7 +200,7 @@ def wait_for_backfill(
     """
     deadline = time.monotonic() + timeout_s
     while True:
-        status = backfill_status(url, backfill_id)
+        status = backfill_status(url, backfill_id, auth=auth)
         if on_poll is not None:
             on_poll(status)
         if status.done:

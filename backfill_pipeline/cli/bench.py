@@ -11,6 +11,7 @@ BENCHMARKS = {
     "vendors": ("backfill_pipeline.bench.vendors", "Polygon backfill against a rate-limited local server, 1 vs 4 processes"),
     "sensor": ("backfill_pipeline.bench.sensor_tick", "one gap-fill sensor tick over a large universe"),
     "backfill": ("backfill_pipeline.bench.backfill", "end-to-end backfill from a local Polygon server, vs the raw write ceiling"),
+    "workers": ("backfill_pipeline.bench.workers", "one backfill on the local distributed deployment with 1, 2, 3 Celery workers"),
 }
 
 
@@ -26,6 +27,7 @@ def bench_cmd(name: str, args: tuple[str, ...]) -> None:
     vendors   Polygon backfill against a rate-limited local server, 1 vs 4 processes
     sensor    one gap-fill sensor tick over a large universe
     backfill  end-to-end backfill from a local Polygon server, vs the raw write ceiling
+    workers   one backfill on the local distributed deployment with 1, 2, 3 Celery workers
     """
     module_name, _ = BENCHMARKS[name]
     try:

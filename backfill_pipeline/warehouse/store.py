@@ -25,6 +25,7 @@ from backfill_pipeline.warehouse.schema import bar_sessions, bars, fetch_log, me
 from backfill_pipeline.warehouse.sqlite import configure_connection
 
 _IN_CHUNK = 500
+_SCHEMA_LOCK = 0x0BA5_5C4E_3A  # arbitrary: the advisory lock serialising schema creation
 
 
 def _engine(url: str) -> Engine:
@@ -66,8 +67,13 @@ class Warehouse:
         self.url = url
         self.engine = _engine(url)
         self.is_sqlite = self.engine.dialect.name == "sqlite"
-        had_stats = sa.inspect(self.engine).has_table(bar_sessions.name)
-        metadata.create_all(self.engine)
+        with self.engine.begin() as conn:
+            if not self.is_sqlite:
+                # Steps on several machines open a new warehouse at once; concurrent CREATE
+                # TABLE on PostgreSQL fails (pg_type unique violation), so they take turns.
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _SCHEMA_LOCK})
+            had_stats = sa.inspect(conn).has_table(bar_sessions.name)
+            metadata.create_all(conn)
         if not had_stats:
             self.rebuild_session_stats()
         self._add_request_error_column()

@@ -14,7 +14,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -26,7 +25,9 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-import yaml
+
+from backfill_pipeline.testing import local_deploy
+from backfill_pipeline.testing.local_deploy import free_port, read_env_file
 
 REPO = Path(__file__).resolve().parents[2]
 DOCKER = REPO / "docker"
@@ -39,24 +40,7 @@ DEFAULT_PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
 
 def load_compose() -> dict[str, Any]:
-    return yaml.safe_load(COMPOSE_FILE.read_text())
-
-
-def read_env_file(path: Path) -> dict[str, str]:
-    """KEY=VALUE lines as compose's env_file reads them (comments and blanks skipped)."""
-    env: dict[str, str] = {}
-    for line in path.read_text().splitlines():
-        line = line.strip()
-        if line and not line.startswith("#"):
-            key, _, value = line.partition("=")
-            env[key.strip()] = value.strip()
-    return env
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    return local_deploy.load_compose(DOCKER)
 
 
 def artifacts_dir() -> Path:
@@ -208,6 +192,7 @@ def deployed_stack(deploy_databases: PgDatabases, tmp_path_factory: pytest.TempP
         **read_env_file(ENV_EXAMPLE),
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
         "DAGSTER_HOME": str(home),
+        "DAGSTER_COMPUTE_LOGS_DIR": str(home / "storage"),  # ENV of both images
         "DAGSTER_POSTGRES_USER": admin.username or "postgres",
         "DAGSTER_POSTGRES_PASSWORD": admin.password or "",
         "DAGSTER_POSTGRES_HOST": admin.host or "127.0.0.1",

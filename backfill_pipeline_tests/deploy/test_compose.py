@@ -19,7 +19,7 @@ from backfill_pipeline.settings import VENDORS
 from backfill_pipeline_tests.deploy.conftest import DOCKER, ENV_EXAMPLE, REPO, load_compose, read_env_file
 from backfill_pipeline_tests.optional import import_deploy_tool
 
-DAGSTER_SERVICES = ("code_server", "dagster_init", "webserver", "daemon")
+DAGSTER_SERVICES = ("code_server", "worker", "dagster_init", "webserver", "webserver_readonly", "daemon")
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +51,7 @@ def test_the_schema_rejects_what_compose_would_reject(compose: dict[str, Any]) -
 
 def test_services_and_exactly_one_daemon(compose: dict[str, Any]) -> None:
     services = compose["services"]
-    assert set(services) == {"postgres", *DAGSTER_SERVICES}
+    assert set(services) == {"postgres", "redis", "proxy", *DAGSTER_SERVICES}
     daemons = [name for name, svc in services.items() if "dagster-daemon" in svc.get("command", [])[:1]]
     assert daemons == ["daemon"]
     assert services["daemon"].get("deploy", {}).get("replicas", 1) == 1
@@ -67,18 +67,24 @@ def test_postgres_has_a_healthcheck_and_everything_waits_for_it(compose: dict[st
     assert "pg_isready" in " ".join(check["test"])
     for name in DAGSTER_SERVICES:
         assert services[name]["depends_on"]["postgres"]["condition"] == "service_healthy", name
-    for name in ("webserver", "daemon"):
+    for name in ("webserver", "webserver_readonly", "daemon"):
         deps = services[name]["depends_on"]
         assert deps["code_server"]["condition"] == "service_healthy"
         assert deps["dagster_init"]["condition"] == "service_completed_successfully"
-    for name in ("code_server", "webserver", "daemon"):
+    for name in ("code_server", "webserver", "webserver_readonly", "daemon"):
         assert services[name]["healthcheck"]["test"][0] == "CMD", name
+    for name in ("code_server", "worker"):
+        assert services[name]["depends_on"]["redis"]["condition"] == "service_healthy", name
 
 
 def test_secrets_come_from_env_only(compose: dict[str, Any]) -> None:
     services = compose["services"]
     for name in DAGSTER_SERVICES:
         assert services[name]["env_file"] == ".env", name
+    # The proxy's password files are compose secrets (files in docker/secrets/, git-ignored).
+    assert {s["file"] for s in compose["secrets"].values()} == {
+        "./secrets/operators.htpasswd", "./secrets/viewers.htpasswd"}
+    assert "*" in (DOCKER / "secrets" / ".gitignore").read_text().splitlines()
     for name, service in services.items():
         for key, value in (service.get("environment") or {}).items():
             if re.search(r"PASSWORD|KEY|SECRET|TOKEN|_URL$", key):
@@ -104,6 +110,9 @@ def test_env_example_documents_every_variable(compose: dict[str, Any]) -> None:
     used = set(re.findall(r"\$\{([A-Z][A-Z0-9_]*)", (DOCKER / "docker-compose.yml").read_text()))
     used |= set(re.findall(r"env: ([A-Z][A-Z0-9_]+)", (DOCKER / "dagster.yaml").read_text()))
     used |= set(re.findall(r"\$\{([A-Z][A-Z0-9_]*)", (DOCKER / "init_instance.sh").read_text()))
+    used |= set(re.findall(r"env: ([A-Z][A-Z0-9_]+)", (DOCKER / "celery.yaml").read_text()))
+    used.add("COMPOSE_PROFILES")  # read by compose itself: starts the `viewers` profile
+    used -= {"DAGSTER_HOME", "DAGSTER_COMPUTE_LOGS_DIR"}  # set by the images (ENV), not by .env
     # The README's configuration table, with <MARKET> expanded.
     readme = (REPO / "README.md").read_text()
     table = readme.split("## Configuration", 1)[1].split("\n## ", 1)[0]
@@ -155,3 +164,68 @@ def test_production_instance_config() -> None:
     script = (DOCKER / "init_instance.sh").read_text()
     sized = {vendor_pool(v) for v in re.findall(r"^set_pool (\w+) ", script, flags=re.MULTILINE)}
     assert {vendor_pool(v) for v in (*VENDORS, "fred")} <= sized
+
+
+def test_only_the_authenticating_proxy_is_published(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    published = {name for name, svc in services.items() if svc.get("ports")}
+    assert published == {"proxy"}, f"published without authentication: {sorted(published - {'proxy'})}"
+    # Bound to loopback unless the operator opens it (after putting TLS in front).
+    for port in services["proxy"]["ports"]:
+        assert port.startswith("${BACKFILL_PROXY_BIND:-127.0.0.1}:"), port
+    assert {"8080", "8081"} == {p.rsplit(":", 1)[-1] for p in services["proxy"]["ports"]}
+    for name in ("webserver", "webserver_readonly"):
+        assert services[name]["expose"] == ["3000"], name
+    conf = (DOCKER / "nginx" / "dagster.conf").read_text()
+    servers = conf.split("server {")[1:]
+    assert len(servers) == 2
+    routes = {}
+    for server in servers:
+        listen = re.search(r"listen (\d+);", server).group(1)
+        user_file = re.search(r"auth_basic_user_file (\S+);", server).group(1)
+        upstream = re.search(r"set \$dagster_upstream http://(\w+):3000;", server).group(1)
+        routes[listen] = (user_file, upstream)
+    assert routes == {
+        "8080": ("/run/secrets/operators_htpasswd", "webserver"),
+        "8081": ("/run/secrets/viewers_htpasswd", "webserver_readonly"),
+    }
+    assert "auth_basic off" not in conf
+    assert set(services["proxy"]["secrets"]) == {"operators_htpasswd", "viewers_htpasswd"} == set(compose["secrets"])
+
+
+def test_read_only_webserver_is_one_profile_away(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    full, read_only = services["webserver"]["command"], services["webserver_readonly"]["command"]
+    assert "--read-only" not in full
+    assert read_only == [*full, "--read-only"]
+    assert services["webserver_readonly"]["profiles"] == ["viewers"]
+    assert "# COMPOSE_PROFILES=viewers" in ENV_EXAMPLE.read_text()
+
+
+def test_workers_run_steps_from_the_same_image_and_celery_config(compose: dict[str, Any]) -> None:
+    from backfill_pipeline.executors import CELERY_CONFIG
+
+    services = compose["services"]
+    worker = services["worker"]
+    assert worker["image"] == services["code_server"]["image"]
+    assert worker["command"][:5] == ["dagster-celery", "worker", "start", "-A", "dagster_celery.app"]
+    config_yaml = worker["command"][worker["command"].index("-y") + 1]
+    assert worker["working_dir"] == "/opt/dagster/dagster_home"
+    # The workers' Celery config is the executor's (same broker, backend and settings).
+    assert yaml.safe_load((DOCKER / config_yaml).read_text())["execution"]["config"] == CELERY_CONFIG
+    assert worker["deploy"]["replicas"] == "${BACKFILL_WORKERS:-3}"
+    for name in ("code_server", "worker"):
+        assert services[name]["environment"]["BACKFILL_EXECUTOR"] == "celery", name
+    assert "ports" not in services["redis"] and "--requirepass" in services["redis"]["command"]
+    assert "ports" not in services["postgres"]
+
+
+def test_the_remote_worker_file_runs_the_same_worker(compose: dict[str, Any]) -> None:
+    remote = yaml.safe_load((DOCKER / "docker-compose.workers.yml").read_text())
+    errors = [f"{e.json_path}: {e.message}" for e in _validator().iter_errors(remote)]
+    assert not errors, "\n".join(errors)
+    (name,) = remote["services"]
+    worker, local = remote["services"][name], compose["services"]["worker"]
+    for key in ("image", "command", "working_dir", "env_file", "environment"):
+        assert worker[key] == local[key], key
+    assert not any(svc.get("ports") for svc in remote["services"].values())

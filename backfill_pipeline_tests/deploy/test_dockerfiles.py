@@ -127,3 +127,27 @@ def test_dockerignore_lets_every_copied_file_through(name: str) -> None:
             assert src in allowed, f"{name} copies {src}, which {name}.dockerignore excludes"
             assert (REPO / src).exists(), src
     assert all(not re.match(r"FROM .*:latest", f"{op} {arg}") for op, arg in _instructions(name))
+
+
+def test_user_code_image_holds_what_the_workers_need() -> None:
+    from backfill_pipeline.testing.local_deploy import DAGSTER_IMAGE_FILES, USER_CODE_IMAGE_FILES
+
+    assert tuple(DAGSTER_IMAGE_FILES) == DAGSTER_HOME_FILES  # the two smoke harnesses lay out the same home
+    ops = _instructions("Dockerfile.user_code")
+    copies = [arg.split() for op, arg in ops if op == "COPY"]
+    home_copy = next(c for c in copies if c[-1].rstrip("/") in ("$DAGSTER_HOME", '"$DAGSTER_HOME"'))
+    assert sorted(Path(src).name for src in home_copy[1:-1] if not src.startswith("--")) == sorted(USER_CODE_IMAGE_FILES)
+    # The package goes in with its celery extra: the workers run `dagster-celery worker start`.
+    assert any(op == "RUN" and '".[celery]"' in arg for op, arg in ops)
+
+
+def test_celery_extra_is_pinned_and_locked() -> None:
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    constraints = _constraints()
+    extra = [Requirement(raw) for raw in project["optional-dependencies"]["celery"]]
+    assert {canonicalize_name(r.name) for r in extra} >= {"dagster-celery", "celery", "redis"}
+    for req in extra:
+        (spec,) = req.specifier
+        assert spec.operator == "==", f"{req}: pin exactly"
+        assert constraints[canonicalize_name(req.name)] == spec.version, req
+    assert constraints["dagster-celery"] == _pins()["dagster-postgres"]  # one release train (0.29.N)

@@ -92,3 +92,27 @@ def test_wait_times_out_and_failed_backfills_are_not_successes(httpserver: HTTPS
     httpserver.expect_request("/graphql").respond_with_handler(_answer([_backfill("COMPLETED_FAILED")], []))
     status = gc.backfill_status(httpserver.url_for("/"), "abc")
     assert status.done and not status.succeeded
+
+
+def test_credentials_in_the_url_go_into_the_header_and_never_into_errors(httpserver: HTTPServer) -> None:
+    import base64
+
+    import httpx
+
+    seen: list[str] = []
+
+    def handler(request: Request) -> Response:
+        seen.append(request.headers.get("Authorization", ""))
+        if request.headers.get("Authorization") != "Basic " + base64.b64encode(b"alice:s3cr3t@pw").decode():
+            return Response("401 Authorization Required", status=401)
+        return Response(json.dumps({"data": None}), status=200, content_type="application/json")
+
+    httpserver.expect_request("/graphql").respond_with_handler(handler)
+    base = httpserver.url_for("/").replace("http://", "http://alice:s3cr3t%40pw@")
+    with pytest.raises(gc.GraphQLError) as answered:  # authenticated: the webserver's answer is read
+        gc.backfill_status(base, "abc")
+    assert "s3cr3t" not in str(answered.value)
+    with pytest.raises(httpx.HTTPStatusError) as refused:  # the proxy's 401 is an error, not "no data"
+        gc.backfill_status(httpserver.url_for("/"), "abc", auth=("alice", "wrong-s3cr3t"))
+    assert refused.value.response.status_code == 401 and "s3cr3t" not in str(refused.value)
+    assert seen[0].startswith("Basic ") and len(seen) == 2
