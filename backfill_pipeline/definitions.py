@@ -14,12 +14,12 @@ from backfill_pipeline.assets.reports import build_report_assets
 from backfill_pipeline.automation.build import build_automation
 from backfill_pipeline.executors import executor_from_env
 from backfill_pipeline.names import bars_resource_key
+from backfill_pipeline.resources.bar_vendors import vendor_resources
 from backfill_pipeline.resources.corporate_actions import corporate_actions_resource
-from backfill_pipeline.resources.http_vendors import vendor_resources
 from backfill_pipeline.resources.macro import macro_resource
-from backfill_pipeline.resources.vendors import DemoVendorResource
 from backfill_pipeline.resources.warehouse import WarehouseResource
 from backfill_pipeline.settings import Settings
+from backfill_pipeline.vendors.demo.resource import DemoVendorResource
 
 
 def build_resources(settings: Settings) -> dict[str, object]:

@@ -26,7 +26,7 @@ from backfill_pipeline.markets import (
 from backfill_pipeline.resample import resample_bars, session_of
 from backfill_pipeline.settings import Settings, SettingsError
 from backfill_pipeline.testing.fake_polygon import FakePolygon
-from backfill_pipeline.vendors.demo import DemoClient
+from backfill_pipeline.vendors.demo.client import DemoClient
 from backfill_pipeline_tests.test_resample import independent_resample, random_minutes
 
 REG = MARKETS["us_equities"]

@@ -10,10 +10,10 @@ from backfill_pipeline.assets.ohlcv import build_ohlcv_assets
 from backfill_pipeline.automation.retries import fetch_retry_policy, finalization_delay
 from backfill_pipeline.automation_settings import AutomationConfig
 from backfill_pipeline.markets import MARKETS, Market
-from backfill_pipeline.resources.vendors import DemoVendorResource
 from backfill_pipeline.resources.warehouse import WarehouseResource
 from backfill_pipeline.settings import Settings
 from backfill_pipeline.vendors.base import BarsClient, FetchResult, VendorError
+from backfill_pipeline.vendors.demo.resource import DemoVendorResource
 from backfill_pipeline_tests.helpers import fetch_rows
 
 BINANCE_CRYPTO = {"us_equities": "demo", "crypto": "binance"}

@@ -9,8 +9,8 @@ import sqlalchemy as sa
 
 from backfill_pipeline.gaps import scan, summarize
 from backfill_pipeline.markets import MARKETS, sessions_in_range
-from backfill_pipeline.resources.vendors import DemoVendorResource
 from backfill_pipeline.timeframes import derivation_sources
+from backfill_pipeline.vendors.demo.resource import DemoVendorResource
 from backfill_pipeline.warehouse.schema import bars
 from backfill_pipeline.warehouse.store import Warehouse
 from backfill_pipeline_tests.helpers import materialize

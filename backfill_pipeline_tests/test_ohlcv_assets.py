@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from backfill_pipeline.markets import MARKETS
-from backfill_pipeline.resources.vendors import DemoVendorResource
+from backfill_pipeline.vendors.demo.resource import DemoVendorResource
 from backfill_pipeline.warehouse.store import Warehouse
 from backfill_pipeline_tests.helpers import fetch_rows, materialize, table_rows
 from backfill_pipeline_tests.test_resample import independent_resample

@@ -10,10 +10,10 @@ import sqlalchemy as sa
 from backfill_pipeline.automation_settings import AutomationConfig
 from backfill_pipeline.definitions import build_definitions
 from backfill_pipeline.names import RATE_LIMITED_TAG, ohlcv_key
-from backfill_pipeline.resources.http_vendors import PolygonResource
 from backfill_pipeline.resources.warehouse import WarehouseResource
 from backfill_pipeline.settings import Settings, SettingsError
 from backfill_pipeline.testing.fake_polygon import FakePolygon
+from backfill_pipeline.vendors.polygon.resource import PolygonResource
 from backfill_pipeline.warehouse.schema import fetch_log, vendor_requests
 from backfill_pipeline.warehouse.store import Warehouse
 
@@ -137,7 +137,8 @@ def test_a_refused_second_key_is_parked_and_the_backfill_stores_every_bar(instan
 
 
 def test_plan_budgets_come_from_the_environment_every_run_reads(monkeypatch, warehouse_url):
-    from backfill_pipeline.vendors.limits import DEFAULT_LIMITS, Rate
+    from backfill_pipeline.vendors.limits import Rate
+    from backfill_pipeline.vendors.specs import DEFAULT_LIMITS
 
     settings = Settings.from_env({"BACKFILL_POLYGON_REQUESTS_PER_WINDOW": "100", "BACKFILL_POLYGON_WINDOW_SECONDS": "1",
                                   "BACKFILL_EODHD_DAILY_CALLS": "100000"})

@@ -13,7 +13,7 @@ from werkzeug import Request, Response
 
 from backfill_pipeline.ingest import fetch_and_store
 from backfill_pipeline.markets import get_market
-from backfill_pipeline.vendors.polygon import PolygonClient
+from backfill_pipeline.vendors.polygon.client import PolygonClient
 from backfill_pipeline.warehouse.schema import fetch_log, vendor_requests
 from backfill_pipeline.warehouse.store import Warehouse
 from backfill_pipeline_tests.vendors.conftest import options

@@ -25,7 +25,7 @@ from backfill_pipeline.gaps import scan, summarize
 from backfill_pipeline.ingest import assign_sessions
 from backfill_pipeline.markets import get_market, last_closed_sessions
 from backfill_pipeline.timeframes import derivation_sources
-from backfill_pipeline.vendors.demo import DemoClient
+from backfill_pipeline.vendors.demo.client import DemoClient
 from backfill_pipeline.warehouse.store import Warehouse
 
 

@@ -35,7 +35,7 @@ from ..markets import get_calendar, get_market, sessions_in_range
 from ..testing.fake_polygon import FakePolygon, ServerStats
 from ..vendors.client import ClientOptions
 from ..vendors.limits import Rate, VendorLimits, limit_variables, limits_from_env
-from ..vendors.polygon import MAX_PAGE_LIMIT, PolygonClient
+from ..vendors.polygon.client import MAX_PAGE_LIMIT, PolygonClient
 from ..vendors.ratelimit import RateLimiter
 from ..vendors.retry import RetryPolicy
 

@@ -21,7 +21,7 @@ import pandas as pd
 
 from backfill_pipeline.corporate_actions.source import ActionsResult, empty_dividends, empty_splits
 from backfill_pipeline.markets import CALENDAR_START, Market, get_calendar
-from backfill_pipeline.vendors.demo_paths import DRIFT_ANCHOR, stable_seed, symbol_profile
+from backfill_pipeline.vendors.demo.paths import DRIFT_ANCHOR, stable_seed, symbol_profile
 
 _SPLIT_RATIOS = np.array([2.0, 3.0, 4.0, 2.0, 5.0, 10.0, 2.0, 3.0])
 

@@ -1,6 +1,6 @@
 """The interface of a corporate-actions source, and the typed frames it returns.
 
-Shaped after Polygon's reference endpoints (vendors/polygon_reference.py:
+Shaped after Polygon's reference endpoints (vendors/polygon/reference.py:
 `list_splits` / `list_dividends` returning an object with `.frame` and `.requests`), so
 the Polygon client satisfies it as it is; an EODHD /splits and /div client needs only to
 return the same columns. Dates are tz-naive datetime64 (ex-dates in the exchange's dates).

@@ -1,4 +1,4 @@
-"""The interface of a macro series source; vendors/fred.py's FredClient satisfies it.
+"""The interface of a macro series source; vendors/fred/client.py's FredClient satisfies it.
 
 `fetch_series` returns every vintage of every observation with start <= date <= end in one
 logical call (FRED: one request per series, plus a page per 100,000 rows), as a frame with

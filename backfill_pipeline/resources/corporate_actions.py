@@ -1,4 +1,7 @@
-"""Corporate-actions source resources: configuration only; each builds a source per market."""
+"""Corporate-actions source resources: configuration only; each builds a source per market.
+
+The offline demo source is here; Polygon's and EODHD's live in their vendor packages
+(vendors/<vendor>/resource.py). The resource key is `corporate_actions` whichever is chosen."""
 
 from __future__ import annotations
 
@@ -7,8 +10,9 @@ import dagster as dg
 from backfill_pipeline.corporate_actions.demo import DemoCorporateActions
 from backfill_pipeline.corporate_actions.source import CorporateActionsSource
 from backfill_pipeline.markets import Market
-from backfill_pipeline.resources.http_vendors import EodhdResource, PolygonResource
 from backfill_pipeline.resources.warehouse import WarehouseResource
+from backfill_pipeline.vendors.eodhd.resource import EodhdCorporateActionsResource
+from backfill_pipeline.vendors.polygon.resource import PolygonCorporateActionsResource
 
 
 class DemoCorporateActionsResource(dg.ConfigurableResource):
@@ -20,21 +24,6 @@ class DemoCorporateActionsResource(dg.ConfigurableResource):
 
     def source(self, market: Market) -> CorporateActionsSource:
         return DemoCorporateActions(market, self.seed, self.split_rate)
-
-
-class PolygonCorporateActionsResource(PolygonResource):
-    """Splits and dividends from Polygon's /v3/reference endpoints (same keys and shared
-    limiter as the bars)."""
-
-    def source(self, market: Market) -> CorporateActionsSource:
-        return self.client(market)  # type: ignore[return-value]  # PolygonClient has list_splits/list_dividends
-
-
-class EodhdCorporateActionsResource(EodhdResource):
-    """Splits and dividends from EODHD's /api/splits and /api/div (same keys and limiter)."""
-
-    def source(self, market: Market) -> CorporateActionsSource:
-        return self.client(market)  # type: ignore[return-value]  # EodhdClient has list_splits/list_dividends
 
 
 def corporate_actions_resource(vendor: str, warehouse: WarehouseResource) -> dg.ConfigurableResource:

@@ -1,4 +1,5 @@
-"""Resources of the paid/real vendors: configuration only.
+"""The shared base of the networked vendors' resources (each vendor's own is in
+vendors/<vendor>/resource.py): configuration only.
 
 Each builds its client per run with the rate limiter that belongs to the warehouse (a
 SQLite file beside it, or tables in the PostgreSQL warehouse), so every run and step
@@ -12,7 +13,7 @@ import os
 from typing import Any, ClassVar
 
 import dagster as dg
-from pydantic import Field, PrivateAttr
+from pydantic import PrivateAttr
 
 from backfill_pipeline.markets import Market
 from backfill_pipeline.resources.warehouse import WarehouseResource
@@ -89,8 +90,8 @@ class HttpVendorResource(dg.ConfigurableResource):
         raise NotImplementedError
 
 
-_EXTENDED_HOURS = ("Keep pre- and after-market equity bars; unset (default): follow the market's hours option "
-                   "(BACKFILL_US_EQUITIES_HOURS), which also sets the expected grid.")
+EXTENDED_HOURS = ("Keep pre- and after-market equity bars; unset (default): follow the market's hours option "
+                  "(BACKFILL_US_EQUITIES_HOURS), which also sets the expected grid.")
 
 
 def config_failure(exc: VendorConfigError) -> dg.Failure:
@@ -103,56 +104,3 @@ def require_keys(vendor: str, raw: str) -> list[str]:
         return key_list(vendor, raw)
     except VendorConfigError as exc:
         raise config_failure(exc) from None
-
-
-class PolygonResource(HttpVendorResource):
-    """Polygon aggregates (stocks, ETFs, crypto as X:BTCUSD); 5 requests/min per key unless
-    BACKFILL_POLYGON_REQUESTS_PER_WINDOW / _WINDOW_SECONDS say what the plan allows."""
-
-    api_keys: str = Field(repr=False, description="Comma-separated keys; wire with dg.EnvVar('POLYGON_API_KEYS').")
-    vendor_name: ClassVar[str] = "polygon"
-    extended_hours: bool | None = Field(default=None, description=_EXTENDED_HOURS)
-
-    def client(self, market: Market) -> BarsClient:
-        from backfill_pipeline.vendors.polygon import PolygonClient
-
-        return PolygonClient(require_keys("polygon", self.api_keys), market=market, extended_hours=self.extended_hours,
-                             **self.client_kwargs())
-
-
-class EodhdResource(HttpVendorResource):
-    """EODHD intraday (1m/5m/1h) and EOD bars; 1000 requests/min per key, and the daily call quota of
-    BACKFILL_EODHD_DAILY_CALLS (default 20, the free plan; paid plans 100000)."""
-
-    api_keys: str = Field(repr=False, description="Comma-separated keys; wire with dg.EnvVar('EODHD_API_KEYS').")
-    vendor_name: ClassVar[str] = "eodhd"
-    extended_hours: bool | None = Field(default=None, description=_EXTENDED_HOURS)
-
-    def client(self, market: Market) -> BarsClient:
-        from backfill_pipeline.vendors.eodhd import EodhdClient
-
-        return EodhdClient(require_keys("eodhd", self.api_keys), market=market, extended_hours=self.extended_hours,
-                           **self.client_kwargs())
-
-
-class BinanceResource(HttpVendorResource):
-    """Binance spot klines (crypto; BTC-USD maps to BTCUSDT); limited per IP, so no keys."""
-
-    vendor_name: ClassVar[str] = "binance"
-
-    def client(self, market: Market) -> BarsClient:
-        from backfill_pipeline.vendors.binance import BinanceClient
-
-        return BinanceClient(market=market, **self.client_kwargs())
-
-
-def vendor_resources(vendors: set[str], warehouse: WarehouseResource) -> dict[str, dg.ConfigurableResource]:
-    """The resources of the vendors the settings use (a vendor nobody uses needs no key)."""
-    out: dict[str, dg.ConfigurableResource] = {}
-    if "polygon" in vendors:
-        out["polygon"] = PolygonResource(warehouse=warehouse, api_keys=dg.EnvVar("POLYGON_API_KEYS"))
-    if "eodhd" in vendors:
-        out["eodhd"] = EodhdResource(warehouse=warehouse, api_keys=dg.EnvVar("EODHD_API_KEYS"))
-    if "binance" in vendors:
-        out["binance"] = BinanceResource(warehouse=warehouse)
-    return out

@@ -7,7 +7,6 @@ macro assets never name a vendor.
 from __future__ import annotations
 
 import datetime as dt
-from typing import ClassVar
 
 import dagster as dg
 from pydantic import Field
@@ -15,8 +14,8 @@ from pydantic import Field
 from backfill_pipeline.macro.demo import DemoMacroSource
 from backfill_pipeline.macro.series import MacroConfig
 from backfill_pipeline.macro.source import MacroSource
-from backfill_pipeline.resources.http_vendors import HttpVendorResource, require_keys
 from backfill_pipeline.resources.warehouse import WarehouseResource
+from backfill_pipeline.vendors.fred.resource import FredMacroResource
 
 
 class DemoMacroResource(dg.ConfigurableResource):
@@ -32,19 +31,6 @@ class DemoMacroResource(dg.ConfigurableResource):
             return DemoMacroSource(self.seed)
         fixed = dt.date.fromisoformat(self.today)
         return DemoMacroSource(self.seed, now=lambda: fixed)
-
-
-class FredMacroResource(HttpVendorResource):
-    """FRED (api.stlouisfed.org): one request per series per backfill range, through the
-    shared rate limiter (120 requests/min per key by default); keys from FRED_API_KEYS."""
-
-    api_keys: str = Field(repr=False, description="Comma-separated keys; wire with dg.EnvVar('FRED_API_KEYS').")
-    vendor_name: ClassVar[str] = "fred"
-
-    def source(self) -> MacroSource:
-        from backfill_pipeline.vendors.fred import FredClient  # deferred: HTTP stack only when used
-
-        return FredClient(require_keys("fred", self.api_keys), **self.client_kwargs())
 
 
 def macro_resource(config: MacroConfig, warehouse: WarehouseResource) -> dg.ConfigurableResource:

@@ -1,4 +1,5 @@
-"""Published rate limits per vendor, as configuration.
+"""Rate limits as configuration: the Rate and VendorLimits types, and the plan budgets
+read from the environment. Each vendor's documented free tier is in its spec.
 
 A Rate is "at most `limit` units in any window of `window_s` seconds" (a sliding window,
 which also satisfies a vendor that counts per fixed window). Limits apply per key; a
@@ -48,27 +49,21 @@ class VendorLimits:
         return ", ".join(str(r) for r in self.rates)
 
 
-# Documented free tiers, per key (Binance: per IP); a paid plan sets its own budget through
-# the environment (limits_from_env), which every run process reads.
-DEFAULT_LIMITS: dict[str, VendorLimits] = {
-    # Polygon free tier: 5 requests per minute per key.
-    "polygon": VendorLimits((Rate(5, 60.0),), max_wait_seconds=180.0),
-    # FRED: 120 requests per minute per key (no paid tier).
-    "fred": VendorLimits((Rate(120, 60.0),)),
-    # EODHD: 1000 requests/minute on every plan, and a daily quota of "API calls" where an
-    # intraday request costs 5 calls (the request weight): 20 a day on the free plan,
-    # 100000 on paid plans.
-    "eodhd": VendorLimits((Rate(1000, 60.0, weighted=False), Rate(20, 86_400.0))),
-    # Binance spot: 6000 request weight per minute per IP; klines weigh 2.
-    "binance": VendorLimits((Rate(6000, 60.0),)),
-}
+def _free_tiers() -> dict[str, VendorLimits]:
+    # The figures live in each vendor's spec (vendors/<vendor>/spec.py), and the specs import
+    # Rate from here: reading the registry when asked, not at import, keeps that one-way.
+    from .specs import DEFAULT_LIMITS
+
+    return DEFAULT_LIMITS
 
 
 def default_limits(vendor: str) -> VendorLimits:
+    """`vendor`'s documented free tier (its spec's limits)."""
+    tiers = _free_tiers()
     try:
-        return DEFAULT_LIMITS[vendor]
+        return tiers[vendor]
     except KeyError:
-        raise ValueError(f"no default limits for vendor {vendor!r}; known: {', '.join(DEFAULT_LIMITS)}") from None
+        raise ValueError(f"no default limits for vendor {vendor!r}; known: {', '.join(tiers)}") from None
 
 
 def limit_variables(vendor: str) -> tuple[str, ...]:
@@ -89,7 +84,7 @@ def limits_from_env(env: Mapping[str, str]) -> dict[str, VendorLimits]:
     with VENDOR one of POLYGON, EODHD, FRED, BINANCE. A bad value is a ValueError naming the variable.
     """
     out: dict[str, VendorLimits] = {}
-    for vendor, base in DEFAULT_LIMITS.items():
+    for vendor, base in _free_tiers().items():
         prefix = f"BACKFILL_{vendor.upper()}_"
         first = base.rates[0]
         per = _positive(env, f"{prefix}REQUESTS_PER_WINDOW", whole=True)

@@ -1,6 +1,5 @@
-"""Our symbols -> each vendor's ticker.
-
-Our symbology: equities as listed (AAPL, BRK.B), crypto pairs as BASE-QUOTE (BTC-USD).
+"""Our symbology, shared by the vendors (each maps it to its own tickers in its spec.py):
+equities as listed (AAPL, BRK.B), crypto pairs as BASE-QUOTE (BTC-USD).
 """
 
 from __future__ import annotations
@@ -28,27 +27,3 @@ def crypto_pair(symbol: str) -> tuple[str, str]:
     if not match:
         raise ValueError(f"{symbol!r} is not a crypto pair (BASE-QUOTE with quote in {', '.join(CRYPTO_QUOTES)})")
     return match["base"], match["quote"]
-
-
-def polygon_ticker(symbol: str, market: Market) -> str:
-    if market.name == "crypto":
-        base, quote = crypto_pair(symbol)
-        return f"X:{base}{quote}"
-    return symbol  # Polygon writes share classes like we do (BRK.B)
-
-
-def eodhd_ticker(symbol: str, market: Market) -> str:
-    if market.name == "crypto":
-        base, quote = crypto_pair(symbol)
-        return f"{base}-{quote}.CC"
-    return f"{symbol.replace('.', '-')}.US"  # EODHD writes share classes BRK-B
-
-
-def binance_symbol(symbol: str, market: Market) -> str:
-    """BTC-USD -> BTCUSDT: Binance has no USD spot books, so USD means its USDT book.
-    USDT is a stablecoin whose price drifts slightly from the dollar; callers that need
-    exact USD prices should use another vendor."""
-    if market.name != "crypto":
-        raise ValueError(f"binance serves crypto only, not {symbol!r} ({market.name})")
-    base, quote = crypto_pair(symbol)
-    return f"{base}{'USDT' if quote == 'USD' else quote}"

@@ -11,7 +11,7 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from backfill_pipeline.vendors.base import RateLimitedError, VendorError
-from backfill_pipeline.vendors.binance import INTERVAL_MS, BinanceClient
+from backfill_pipeline.vendors.binance.client import INTERVAL_MS, BinanceClient
 from backfill_pipeline.vendors.limits import Rate
 from backfill_pipeline.vendors.ratelimit import RateLimiter
 from backfill_pipeline.vendors.ratelimit_store import memory_store

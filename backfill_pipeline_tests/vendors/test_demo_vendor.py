@@ -12,8 +12,8 @@ from backfill_pipeline.bars import empty_bars
 from backfill_pipeline.markets import get_market
 from backfill_pipeline.resample import resample_bars
 from backfill_pipeline.vendors.base import VendorError
-from backfill_pipeline.vendors.demo import DemoClient, DemoConfig
-from backfill_pipeline.vendors.demo_paths import ar1
+from backfill_pipeline.vendors.demo.client import DemoClient, DemoConfig
+from backfill_pipeline.vendors.demo.paths import ar1
 
 NOW = pd.Timestamp("2025-01-15 00:00", tz="UTC")
 

@@ -13,7 +13,7 @@ from werkzeug import Request, Response
 
 from backfill_pipeline.markets import Market, get_market, with_hours
 from backfill_pipeline.vendors.base import RateLimitedError, VendorError
-from backfill_pipeline.vendors.eodhd import INTRADAY_MAX_DAYS, EodhdClient
+from backfill_pipeline.vendors.eodhd.client import INTRADAY_MAX_DAYS, EodhdClient
 from backfill_pipeline.vendors.limits import Rate
 from backfill_pipeline.vendors.ratelimit import RateLimiter
 

@@ -13,7 +13,7 @@ from werkzeug import Request, Response
 
 from backfill_pipeline.testing.fake_fred import FakeFred as FakeVintages
 from backfill_pipeline.vendors.base import AuthError, VendorError
-from backfill_pipeline.vendors.fred import FredClient
+from backfill_pipeline.vendors.fred.client import FredClient
 
 from .conftest import options
 

@@ -18,7 +18,7 @@ from werkzeug import Request, Response
 
 from backfill_pipeline.vendors.base import AuthError, RateLimitedError, VendorError
 from backfill_pipeline.vendors.limits import Rate
-from backfill_pipeline.vendors.polygon import PolygonClient
+from backfill_pipeline.vendors.polygon.client import PolygonClient
 from backfill_pipeline.vendors.ratelimit import RateLimiter
 from backfill_pipeline.vendors.ratelimit_store import memory_store
 from backfill_pipeline.vendors.retry import RetryPolicy, parse_retry_after

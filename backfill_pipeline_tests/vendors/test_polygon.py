@@ -15,7 +15,7 @@ from werkzeug import Request, Response
 from backfill_pipeline.bars import BAR_COLUMNS
 from backfill_pipeline.markets import get_market
 from backfill_pipeline.testing.fake_polygon import FakePolygon
-from backfill_pipeline.vendors.polygon import PolygonClient
+from backfill_pipeline.vendors.polygon.client import PolygonClient
 from backfill_pipeline.vendors.windows import session_mask
 
 from .conftest import options

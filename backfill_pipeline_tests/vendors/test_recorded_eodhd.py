@@ -14,7 +14,7 @@ from backfill_pipeline.ingest import fetch_and_store
 from backfill_pipeline.markets import get_market, sessions_in_range
 from backfill_pipeline.read import read_bars
 from backfill_pipeline.vendors.base import AuthError, PlanError, RateLimitedError
-from backfill_pipeline.vendors.eodhd import EodhdClient
+from backfill_pipeline.vendors.eodhd.client import EodhdClient
 from backfill_pipeline.warehouse.store import Warehouse
 
 from .conftest import options

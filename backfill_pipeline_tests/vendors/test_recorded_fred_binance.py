@@ -11,8 +11,8 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from backfill_pipeline.vendors.base import AuthError, RateLimitedError, VendorError
-from backfill_pipeline.vendors.binance import BinanceClient
-from backfill_pipeline.vendors.fred import FredClient
+from backfill_pipeline.vendors.binance.client import BinanceClient
+from backfill_pipeline.vendors.fred.client import FredClient
 
 from .conftest import options
 from .recorded import response, serve

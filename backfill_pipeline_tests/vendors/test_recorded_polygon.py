@@ -10,7 +10,7 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from backfill_pipeline.vendors.base import AuthError, PlanError, RateLimitedError, VendorError
-from backfill_pipeline.vendors.polygon import PolygonClient
+from backfill_pipeline.vendors.polygon.client import PolygonClient
 from backfill_pipeline.vendors.ratelimit import RateLimiter
 
 from .conftest import options

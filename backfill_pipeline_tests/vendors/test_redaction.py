@@ -17,9 +17,9 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from backfill_pipeline.vendors.base import VendorError
-from backfill_pipeline.vendors.eodhd import EodhdClient
-from backfill_pipeline.vendors.fred import FredClient
-from backfill_pipeline.vendors.polygon import PolygonClient
+from backfill_pipeline.vendors.eodhd.client import EodhdClient
+from backfill_pipeline.vendors.fred.client import FredClient
+from backfill_pipeline.vendors.polygon.client import PolygonClient
 from backfill_pipeline.vendors.redact import Redactor, install_log_redaction, redact_url
 from backfill_pipeline.vendors.trace import RequestRecord
 

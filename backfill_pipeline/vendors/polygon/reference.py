@@ -10,13 +10,13 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from .base import VendorError
-from .results import FrameResult
-from .trace import FetchTrace
-from .windows import describe_window
+from ..base import VendorError
+from ..results import FrameResult
+from ..trace import FetchTrace
+from ..windows import describe_window
 
 if TYPE_CHECKING:
-    from .http import VendorHttp
+    from ..http import VendorHttp
 
 SPLIT_COLUMNS: tuple[str, ...] = ("symbol", "execution_date", "split_from", "split_to", "ratio")
 DIVIDEND_COLUMNS: tuple[str, ...] = (

@@ -6,7 +6,7 @@ import dagster as dg
 
 from backfill_pipeline.markets import Market
 from backfill_pipeline.vendors.base import BarsClient
-from backfill_pipeline.vendors.demo import DemoClient, DemoConfig
+from backfill_pipeline.vendors.demo.client import DemoClient, DemoConfig
 
 
 class DemoVendorResource(dg.ConfigurableResource):

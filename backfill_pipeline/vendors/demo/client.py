@@ -6,7 +6,7 @@ early closes and DST; crypto UTC days), never in the future of `now`, and a (see
 minute) always yields the same bar, so fetching a window whole or in chunks gives identical
 rows. Coarser timeframes are aggregates of the 1m bars on the calendar's bins, as the
 pipeline derives them. With extended hours, pre- and after-market minutes trade thinly
-(demo_paths.OFF_HOURS_ACTIVITY).
+(paths.OFF_HOURS_ACTIVITY).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from backfill_pipeline.markets import Market, schedule_bounds, with_hours
 from backfill_pipeline.resample import resample_bars
 from backfill_pipeline.timeframes import TIMEFRAMES
 from backfill_pipeline.vendors.base import FetchResult, VendorError
-from backfill_pipeline.vendors.demo_paths import (
+from backfill_pipeline.vendors.demo.paths import (
     MINUTE_NORMALS,
     MinuteBars,
     daily_walk,

@@ -23,10 +23,10 @@ from collections.abc import Sequence
 import httpx
 import pandas as pd
 
-from .client import ClientOptions, HttpClientBase
-from .responses import Verdict
-from .results import SeriesResult
-from .trace import FetchTrace
+from ..client import ClientOptions, HttpClientBase
+from ..responses import Verdict
+from ..results import SeriesResult
+from ..trace import FetchTrace
 
 DEFAULT_BASE_URL = "https://api.stlouisfed.org"
 MAX_PAGE_LIMIT = 100_000

@@ -14,16 +14,16 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from ..markets import Market
-from .base import VendorError
-from .polygon_reference import DIVIDEND_COLUMNS, SPLIT_COLUMNS
-from .results import FrameResult
-from .symbols import eodhd_ticker
-from .trace import FetchTrace
-from .windows import describe_window
+from ...corporate_actions.source import DIVIDEND_COLUMNS, SPLIT_COLUMNS
+from ...markets import Market
+from ..base import VendorError
+from ..results import FrameResult
+from ..trace import FetchTrace
+from ..windows import describe_window
+from .spec import eodhd_ticker
 
 if TYPE_CHECKING:
-    from .http import VendorHttp
+    from ..http import VendorHttp
 
 
 class EodhdReferenceMixin:

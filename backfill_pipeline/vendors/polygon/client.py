@@ -20,7 +20,7 @@ limit (PlanError with Polygon's words; other keys are not burnt on it).
 
 A minute without trades has no bar. Daily bars are stamped midnight New York by Polygon;
 we label them with the session date at 00:00 UTC. Bars are unadjusted by default: raw
-bars stay raw, adjustment happens on read (corporate actions: see polygon_reference).
+bars stay raw, adjustment happens on read (corporate actions: see reference.py).
 """
 
 from __future__ import annotations
@@ -30,18 +30,17 @@ from collections.abc import Sequence
 import httpx
 import pandas as pd
 
-from ..bars import empty_bars, normalize_bars
-from ..markets import Market, get_market
-from .base import PlanError
-from .client import ClientOptions, HttpClientBase
-from .polygon_reference import PolygonReferenceMixin
-from .polygon_wire import aggs_frame, decode_aggs_page
-from .responses import Verdict
-from .results import VendorFetchResult
-from .specs import SPECS
-from .symbols import polygon_ticker
-from .trace import FetchTrace
-from .windows import clip_and_dedupe, describe_window, keep_session_hours, to_label, to_utc
+from ...bars import empty_bars, normalize_bars
+from ...markets import Market, get_market
+from ..base import PlanError
+from ..client import ClientOptions, HttpClientBase
+from ..responses import Verdict
+from ..results import VendorFetchResult
+from ..trace import FetchTrace
+from ..windows import clip_and_dedupe, describe_window, keep_session_hours, to_label, to_utc
+from .reference import PolygonReferenceMixin
+from .spec import SPEC, polygon_ticker
+from .wire import aggs_frame, decode_aggs_page
 
 DEFAULT_BASE_URL = "https://api.polygon.io"
 MAX_PAGE_LIMIT = 50_000
@@ -70,7 +69,7 @@ def judge_response(response: httpx.Response, said: str) -> Verdict | None:
 
 class PolygonClient(PolygonReferenceMixin, HttpClientBase):
     vendor = "polygon"
-    finalization_delay = SPECS["polygon"].finalization_delay
+    finalization_delay = SPEC.finalization_delay
 
     def __init__(
         self,

@@ -20,16 +20,15 @@ from typing import Any
 import httpx
 import pandas as pd
 
-from ..bars import empty_bars, normalize_bars
-from ..markets import Market, get_market
-from .client import ClientOptions, HttpClientBase
-from .http import Reply
-from .results import VendorFetchResult
-from .retry import parse_retry_after
-from .specs import SPECS
-from .symbols import binance_symbol
-from .trace import FetchTrace
-from .windows import clip_and_dedupe, describe_window, to_label, to_utc
+from ...bars import empty_bars, normalize_bars
+from ...markets import Market, get_market
+from ..client import ClientOptions, HttpClientBase
+from ..http import Reply
+from ..results import VendorFetchResult
+from ..retry import parse_retry_after
+from ..trace import FetchTrace
+from ..windows import clip_and_dedupe, describe_window, to_label, to_utc
+from .spec import SPEC, binance_symbol
 
 DEFAULT_BASE_URL = "https://api.binance.com"
 INTERVAL_MS: dict[str, int] = {
@@ -55,7 +54,7 @@ def _banned(response: httpx.Response) -> float | None:
 
 class BinanceClient(HttpClientBase):
     vendor = "binance"
-    finalization_delay = SPECS["binance"].finalization_delay  # Binance does not revise closed klines
+    finalization_delay = SPEC.finalization_delay  # Binance does not revise closed klines
 
     def __init__(
         self,

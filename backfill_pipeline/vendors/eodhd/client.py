@@ -32,17 +32,16 @@ import httpx
 import numpy as np
 import pandas as pd
 
-from ..bars import empty_bars, normalize_bars
-from ..markets import Market, get_market
-from .base import PlanError
-from .client import ClientOptions, HttpClientBase
-from .eodhd_reference import EodhdReferenceMixin
-from .responses import Verdict
-from .results import VendorFetchResult
-from .specs import SPECS
-from .symbols import eodhd_ticker
-from .trace import FetchTrace
-from .windows import clip_and_dedupe, describe_window, fixed_chunks, keep_session_hours, to_label, to_utc
+from ...bars import empty_bars, normalize_bars
+from ...markets import Market, get_market
+from ..base import PlanError
+from ..client import ClientOptions, HttpClientBase
+from ..responses import Verdict
+from ..results import VendorFetchResult
+from ..trace import FetchTrace
+from ..windows import clip_and_dedupe, describe_window, fixed_chunks, keep_session_hours, to_label, to_utc
+from .reference import EodhdReferenceMixin
+from .spec import SPEC, eodhd_ticker
 
 DEFAULT_BASE_URL = "https://eodhd.com"
 INTRADAY_MAX_DAYS: dict[str, int] = {"1m": 120, "5m": 600, "1h": 7200}
@@ -71,7 +70,7 @@ def judge_response(response: httpx.Response, said: str) -> Verdict | None:
 
 class EodhdClient(EodhdReferenceMixin, HttpClientBase):
     vendor = "eodhd"
-    finalization_delay = SPECS["eodhd"].finalization_delay
+    finalization_delay = SPEC.finalization_delay
 
     def __init__(
         self,
