@@ -36,10 +36,12 @@ def test_the_warning_starts_where_the_recommendation_ends_and_names_the_grain_th
 @pytest.mark.date_sensitive
 def test_symbols_add_warns_with_the_numbers(cli_run, monkeypatch):
     monkeypatch.setenv("BACKFILL_PARTITIONS_START", "2020-01-01")
-    symbols = [f"S{i:03d}" for i in range(60)]
+    today = dt.datetime.now(dt.UTC).date()  # the moved clock under BACKFILL_TEST_TODAY
+    count = DAGSTER_RECOMMENDED_PARTITIONS // date_partitions(EQ, "daily", START, today) + 1  # the first that passes it
+    symbols = [f"S{i:03d}" for i in range(count)]
     result = cli_run("symbols", "add", "--market", "us_equities", *symbols)
     assert result.exit_code == 0
-    assert "warning: us_equities: 60 symbols x " in result.output
+    assert f"warning: us_equities: {count} symbols x " in result.output
     assert "BACKFILL_PARTITION_GRAIN=weekly fits" in result.output
     status = cli_run("status", "--market", "us_equities")
-    assert "warning: us_equities: 60 symbols x " in status.output
+    assert f"warning: us_equities: {count} symbols x " in status.output
