@@ -12,17 +12,16 @@ import datetime as dt
 import os
 
 import pandas as pd
-import sqlalchemy as sa
 
 from backfill_pipeline.corporate_actions.adjust import ADJUST_MODES, adjust_bars
 from backfill_pipeline.corporate_actions.store import has_corporate_actions, load_events
-from backfill_pipeline.features.store import read_features as _read_features
 from backfill_pipeline.macro.series import MacroConfig
 from backfill_pipeline.macro.views import macro_view, wide
 from backfill_pipeline.markets import MARKETS, get_market
 from backfill_pipeline.settings import warehouse_url
 from backfill_pipeline.timeframes import get_timeframe
-from backfill_pipeline.warehouse.schema import bars
+from backfill_pipeline.warehouse.bar_queries import has_bars, markets_storing
+from backfill_pipeline.warehouse.features import read_features as _read_features
 from backfill_pipeline.warehouse.store import Warehouse
 
 DateLike = dt.date | str
@@ -60,9 +59,7 @@ def _resolve_market(wh: Warehouse, symbol: str, timeframe: str, market: str | No
             return get_market(market).name
         except ValueError as exc:
             raise ReadError(str(exc)) from None
-    query = sa.select(bars.c.market).where(bars.c.symbol == symbol, bars.c.timeframe == timeframe).distinct()
-    with wh.engine.connect() as conn:
-        found = sorted(r[0] for r in conn.execute(query))
+    found = markets_storing(wh, symbol, timeframe)
     if not found:
         raise ReadError(f"unknown symbol {symbol!r}: no {timeframe} bars are stored for it in any market "
                         f"({', '.join(MARKETS)})")
@@ -72,11 +69,8 @@ def _resolve_market(wh: Warehouse, symbol: str, timeframe: str, market: str | No
 
 
 def _check_symbol(wh: Warehouse, market: str, symbol: str, timeframe: str) -> None:
-    query = sa.select(bars.c.ts).where(bars.c.market == market, bars.c.symbol == symbol,
-                                       bars.c.timeframe == timeframe).limit(1)
-    with wh.engine.connect() as conn:
-        if conn.execute(query).first() is None:
-            raise ReadError(f"unknown symbol {symbol!r} in {market}: no {timeframe} bars are stored for it")
+    if not has_bars(wh, market, symbol, timeframe):
+        raise ReadError(f"unknown symbol {symbol!r} in {market}: no {timeframe} bars are stored for it")
 
 
 def _request(symbol: str, timeframe: str, start: DateLike, end: DateLike) -> tuple[str, dt.date, dt.date]:

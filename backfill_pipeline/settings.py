@@ -234,24 +234,23 @@ def check_warehouse_url(url: str, source: str) -> str:
     A SQLite file must go into an existing directory: a typo in the path would otherwise
     create an empty warehouse, whose gaps then trigger a full re-fetch.
     """
-    import sqlalchemy as sa
+    from backfill_pipeline.warehouse.urls import BadUrl, missing_driver, parse_url, redact_url
 
     try:
-        parsed = sa.engine.make_url(url.strip())
-    except sa.exc.ArgumentError:
+        parsed = parse_url(url)
+    except BadUrl:
         scheme = url.split("://", 1)[0] if "://" in url else ""
         shown = f" (scheme {scheme!r})" if scheme else ""
         raise SettingsError(f"{source} is not a database URL{shown}: expected sqlite:///path/to/warehouse.db "
                             "or postgresql+psycopg://user@host:5432/db") from None
-    backend = parsed.get_backend_name()
+    backend = parsed.backend
     if backend not in WAREHOUSE_BACKENDS:
         raise SettingsError(f"{source}={redact_url(url)!r}: the warehouse runs on SQLite or PostgreSQL, "
                             f"not {backend!r}")
-    try:
-        parsed.get_dialect()
-    except (sa.exc.NoSuchModuleError, ImportError) as exc:
+    problem = missing_driver(url)
+    if problem is not None:
         raise SettingsError(f"{source}={redact_url(url)!r}: unknown or missing database driver "
-                            f"{parsed.drivername!r} ({exc})") from None
+                            f"{parsed.drivername!r} ({problem})")
     if backend == "sqlite":
         path = parsed.database
         if not path or path == ":memory:" or path.startswith("file:"):
@@ -262,10 +261,3 @@ def check_warehouse_url(url: str, source: str) -> str:
                                 "warehouse cannot be there; create the directory or correct the path "
                                 "(nothing was created)")
     return url
-
-
-def redact_url(url: str) -> str:
-    """The URL with its password hidden, for printing."""
-    import sqlalchemy as sa
-
-    return sa.engine.make_url(url).render_as_string(hide_password=True)

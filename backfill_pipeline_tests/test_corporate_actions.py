@@ -10,9 +10,10 @@ import pytest
 
 from backfill_pipeline.corporate_actions.adjust import adjustment_events, cumulative_factors
 from backfill_pipeline.corporate_actions.demo import DemoCorporateActions
-from backfill_pipeline.corporate_actions.store import load_events, read_actions, replace_actions
+from backfill_pipeline.corporate_actions.store import load_events, replace_actions
 from backfill_pipeline.markets import MARKETS, get_calendar
 from backfill_pipeline.names import corporate_actions_key
+from backfill_pipeline.warehouse.corporate_actions import read_actions
 from backfill_pipeline.warehouse.schema_derived import dividends, splits
 from backfill_pipeline.warehouse.store import Warehouse
 from backfill_pipeline_tests.helpers import table_rows

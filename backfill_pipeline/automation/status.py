@@ -17,21 +17,17 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
 
 import dagster as dg
-import pandas as pd
-import sqlalchemy as sa
 
 from backfill_pipeline.assets.ohlcv_checks import RUN_BARS_WRITTEN
 from backfill_pipeline.markets import MARKETS
 from backfill_pipeline.names import RATE_LIMITED_TAG, TAG_BATCH, TAG_MARKET, TAG_ORIGIN
-from backfill_pipeline.warehouse.schema import fetch_log, vendor_requests
+from backfill_pipeline.warehouse.status_queries import fetches_of_runs
 from backfill_pipeline.warehouse.store import Warehouse
 
 BACKFILL_TAG = "dagster/backfill"
 MAX_RUNS_READ = 500  # event logs read per batch (bars written); a bigger batch is reported as partial
-_CHUNK = 500
 
 
 @dataclass
@@ -186,17 +182,8 @@ def backfill_batch(instance: dg.DagsterInstance, warehouse: Warehouse | None, ba
 
 
 def _fetch_figures(warehouse: Warehouse, status: BatchStatus) -> None:
-    rows: list[Any] = []
-    with warehouse.engine.connect() as conn:
-        for i in range(0, len(status.run_ids), _CHUNK):
-            ids = status.run_ids[i : i + _CHUNK]
-            f = fetch_log.c
-            rows += conn.execute(sa.select(f.id, f.fetch_id, f.symbol, f.timeframe, f.session, f.status)
-                                 .where(f.run_id.in_(ids))).all()
-            fetches = sa.select(f.fetch_id).where(f.run_id.in_(ids)).distinct()
-            count = sa.select(sa.func.count()).where(vendor_requests.c.fetch_id.in_(fetches))
-            status.requests += conn.execute(count).scalar() or 0
-    frame = pd.DataFrame(rows, columns=["id", "fetch_id", "symbol", "timeframe", "session", "status"])
+    frame, requests = fetches_of_runs(warehouse, status.run_ids)
+    status.requests += requests
     if frame.empty:
         return
     per_fetch = frame.drop_duplicates("fetch_id")
@@ -221,33 +208,3 @@ def recent_batches(
         if warehouse is not None:
             _fetch_figures(warehouse, status)
     return batches
-
-
-def history(
-    warehouse: Warehouse, market: str | None = None, symbol: str | None = None, limit: int = 50,
-    status: str | None = None,
-) -> pd.DataFrame:
-    """Past fetches, newest first: one row per fetch attempt (a symbol-timeframe window)."""
-    columns = ["fetched_at", "market", "symbol", "timeframe", "vendor", "first_session", "last_session", "sessions",
-               "bars", "status", "finalized_sessions", "error", "run_id", "fetch_id"]
-    f = fetch_log.c
-    query = (
-        sa.select(sa.func.min(f.fetched_at), f.market, f.symbol, f.timeframe, f.vendor, sa.func.min(f.session),
-                  sa.func.max(f.session), sa.func.count(), sa.func.sum(f.bars), f.status,
-                  sa.func.sum(sa.case((f.finalized, 1), else_=0)), sa.func.max(f.error), f.run_id, f.fetch_id)
-        .group_by(f.fetch_id, f.market, f.symbol, f.timeframe, f.vendor, f.status, f.run_id)
-        .order_by(sa.func.max(f.id).desc())
-        .limit(limit)
-    )
-    for column, value in ((f.market, market), (f.symbol, symbol), (f.status, status)):
-        if value is not None:
-            query = query.where(column == value)
-    with warehouse.engine.connect() as conn:
-        rows = conn.execute(query).all()
-        frame = pd.DataFrame(rows, columns=columns)
-        counts: dict[str, int] = dict(conn.execute(
-            sa.select(vendor_requests.c.fetch_id, sa.func.count()).where(
-                vendor_requests.c.fetch_id.in_(frame["fetch_id"].tolist())).group_by(vendor_requests.c.fetch_id)).all())
-    frame["requests"] = frame["fetch_id"].map(counts).fillna(0).astype("int64")
-    frame["fetched_at"] = pd.to_datetime(frame["fetched_at"], utc=True)
-    return frame

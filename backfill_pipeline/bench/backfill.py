@@ -31,13 +31,13 @@ from typing import Any
 import dagster as dg
 import numpy as np
 import pandas as pd
-import sqlalchemy as sa
 
 from backfill_pipeline.bench.pg import DEFAULT_PG_ADMIN, throwaway_database
 from backfill_pipeline.instance import repo_instance_config
 from backfill_pipeline.markets import EXTENDED_SESSION_MINUTES, get_market, last_closed_sessions
-from backfill_pipeline.warehouse.schema import bars, vendor_requests
+from backfill_pipeline.warehouse.bench_store import delete_all_bars, load_series, stored_series, totals
 from backfill_pipeline.warehouse.store import Warehouse
+from backfill_pipeline.warehouse.urls import with_driver
 
 POLYGON_PAGE = 50_000
 PRODUCTION_DAGSTER_ENV = {"DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS": "1", "DAGSTER_EVENT_BATCH_SIZE": "1000"}
@@ -66,7 +66,7 @@ def bench_instance(kind: str, pg_admin_url: str) -> Iterator[dg.DagsterInstance]
             return
         with throwaway_database(pg_admin_url, "bp_bench_instance") as url:
             # dagster-postgres needs psycopg2 (SQLAlchemy 2.1 maps a bare postgresql:// to psycopg 3)
-            storage_url = sa.engine.make_url(url).set(drivername="postgresql+psycopg2").render_as_string(hide_password=False)
+            storage_url = with_driver(url, "postgresql+psycopg2")
             overrides = {"storage": {"postgres": {"postgres_url": storage_url}}}
             with dg.instance_for_test(temp_dir=home, overrides=overrides) as instance:
                 yield instance
@@ -145,14 +145,13 @@ def pipeline(url: str, server_url: str, symbols: list[str], sessions: pd.Datetim
     failed = [assets for ok, assets in summaries if not ok]
     if failed:
         raise SystemExit(f"{len(failed)} benchmark run(s) failed: {failed}")
-    engine = sa.create_engine(url)
-    with engine.connect() as conn:
-        written = conn.execute(sa.select(sa.func.count()).select_from(bars)).scalar_one()
-        one_minute = conn.execute(sa.select(sa.func.count()).select_from(bars).where(bars.c.timeframe == "1m")).scalar_one()
-        requests = conn.execute(sa.select(sa.func.count()).select_from(vendor_requests)).scalar_one()
-        # the sessions the partitions covered (a coarse grain widens the range to whole months)
-        covered = conn.execute(sa.select(sa.func.count(sa.distinct(bars.c.session))).where(bars.c.timeframe == "1m")).scalar_one()
-    engine.dispose()
+    counts = Warehouse(url)
+    try:
+        found = totals(counts)
+    finally:
+        counts.dispose()
+    written, one_minute, requests = found["bars"], found["bars_1m"], found["requests"]
+    covered = found["sessions_1m"]  # the sessions the partitions covered (a coarse grain widens them to months)
     # 1m pages (Polygon pages count extended-hours minutes) + one 1d page
     floor = len(symbols) * (math.ceil(covered * EXTENDED_SESSION_MINUTES / POLYGON_PAGE) + 1)
     return {"wall": wall, "bars": written, "bars_1m": one_minute, "runs": len(summaries), "requests": requests,
@@ -161,8 +160,6 @@ def pipeline(url: str, server_url: str, symbols: list[str], sessions: pd.Datetim
 
 def _loader(url: str, series: list[tuple[str, str, str]], read: Any, go: Any, out: Any) -> None:
     """One ceiling writer: reads its series (untimed), then loads them when the parent says go."""
-    from backfill_pipeline.warehouse.bulk import insert_bars
-
     try:
         source = Warehouse(url)
         frames = [(m, tf, sym, source.read_bars(m, tf, sym, pd.Timestamp.min.date(), pd.Timestamp.max.date()))
@@ -171,8 +168,7 @@ def _loader(url: str, series: list[tuple[str, str, str]], read: Any, go: Any, ou
         go.wait()
         total = 0
         for market, timeframe, symbol, frame in frames:
-            with source.transaction() as conn:
-                total += insert_bars(conn, market, timeframe, symbol, frame)
+            total += load_series(source, market, timeframe, symbol, frame)
         source.dispose()
         out.put(total)
     except BaseException as exc:
@@ -185,8 +181,7 @@ def raw_ceiling(url: str, writers: int = 1) -> tuple[int, float]:
     series, from `writers` processes at once (as many as the pipeline ran): executemany on
     SQLite (whose writers take turns), COPY on PostgreSQL. Reading the rows is not timed."""
     source = Warehouse(url)
-    with source.engine.connect() as conn:
-        series = [tuple(r) for r in conn.execute(sa.select(bars.c.market, bars.c.timeframe, bars.c.symbol).distinct()).all()]
+    series = stored_series(source)
     blocks = [series[i::writers] for i in range(writers)]
     ctx = multiprocessing.get_context("spawn")
     read, go, out = ctx.Barrier(writers + 1), ctx.Barrier(writers + 1), ctx.Queue()
@@ -194,8 +189,7 @@ def raw_ceiling(url: str, writers: int = 1) -> tuple[int, float]:
     for proc in procs:
         proc.start()
     read.wait(timeout=1800)
-    with source.transaction() as conn:
-        conn.execute(bars.delete())
+    delete_all_bars(source)
     source.dispose()
     started = time.perf_counter()
     go.wait(timeout=60)

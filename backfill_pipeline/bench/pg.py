@@ -1,4 +1,10 @@
-"""Throwaway PostgreSQL databases for the benchmarks: created, used, dropped."""
+"""Throwaway PostgreSQL databases for the benchmarks: created, used, dropped.
+
+The one module of the benchmarks that opens its own engines (test_one_door.py allows it):
+a throwaway database is created and dropped from the server's admin database, and a
+throwaway Dagster instance's run table is read back here. The warehouse inside a
+throwaway database is written and counted through warehouse/ like any other.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +13,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import sqlalchemy as sa
+
+from backfill_pipeline.warehouse.urls import with_database
 
 DEFAULT_PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
@@ -19,8 +27,21 @@ def throwaway_database(admin_url: str, prefix: str = "bp_bench") -> Iterator[str
     with admin.connect() as conn:
         conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
     try:
-        yield sa.engine.make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+        yield with_database(admin_url, name)
     finally:
         with admin.connect() as conn:
             conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.dispose()
+
+
+def instance_runs(instance_url: str) -> tuple[float, float, dict[str, int]]:
+    """(first run start, last run end, runs per status) of a throwaway PostgreSQL Dagster
+    instance, from its `runs` table (timestamps as Dagster stores them: epoch seconds)."""
+    instance = sa.create_engine(instance_url)
+    try:
+        with instance.connect() as conn:
+            first, last = conn.execute(sa.text("SELECT min(start_time), max(end_time) FROM runs")).one()
+            runs: dict[str, int] = dict(conn.execute(sa.text("SELECT status, count(*) FROM runs GROUP BY status")).all())
+    finally:
+        instance.dispose()
+    return float(first), float(last), runs

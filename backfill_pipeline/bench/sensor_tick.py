@@ -22,7 +22,7 @@ import tempfile
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -33,9 +33,8 @@ from backfill_pipeline.calendar_grid import expected_counts, expected_timestamps
 from backfill_pipeline.markets import MARKETS, Market, last_closed_sessions
 from backfill_pipeline.resample import week_labels
 from backfill_pipeline.timeframes import TIMEFRAME_NAMES, derivation_sources
-from backfill_pipeline.warehouse.bulk import insert_bars
-from backfill_pipeline.warehouse.schema import bar_sessions, fetch_log
-from backfill_pipeline.warehouse.store import Warehouse, session_stats
+from backfill_pipeline.warehouse.bench_store import load_fresh
+from backfill_pipeline.warehouse.store import Warehouse
 
 FETCHED = ("1m", "1d")
 
@@ -76,21 +75,6 @@ def fetch_row(
             "run_id": run_id, "error": error}
 
 
-def bulk_store(warehouse: Warehouse, market: Market, timeframe: str, frames: dict[str, pd.DataFrame],
-               fetch_rows: Sequence[dict[str, Any]] = ()) -> int:
-    """Insert many symbols' bars of one timeframe in one transaction (fresh warehouse only:
-    nothing is deleted first), with their session summary and fetch-log rows."""
-    written = 0
-    with warehouse.transaction() as conn:
-        for symbol, frame in frames.items():
-            if len(frame):
-                written += insert_bars(conn, market.name, timeframe, symbol, frame)
-                conn.execute(bar_sessions.insert(), session_stats(market.name, timeframe, symbol, frame))
-        if fetch_rows:
-            conn.execute(fetch_log.insert(), list(fetch_rows))
-    return written
-
-
 def build(warehouse: Warehouse, symbols: dict[str, list[str]], sessions: dict[str, pd.DatetimeIndex],
           now: pd.Timestamp) -> int:
     """The benchmark warehouse; returns the bars written."""
@@ -117,7 +101,7 @@ def build(warehouse: Warehouse, symbols: dict[str, list[str]], sessions: dict[st
                         final = not (i % 29 == 0 and s == days[-1])
                         rows.append(fetch_row(name, symbol, timeframe, s, int(per_session.get(s, 0)), status=status,
                                               finalized=final, fetched_at=fetched_at))
-            written += bulk_store(warehouse, market, timeframe, frames, rows)
+            written += load_fresh(warehouse, market.name, timeframe, frames, rows)
     return written
 
 

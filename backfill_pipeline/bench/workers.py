@@ -29,11 +29,12 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import sqlalchemy as sa
-
 from backfill_pipeline import graphql_client
-from backfill_pipeline.bench.pg import DEFAULT_PG_ADMIN, throwaway_database
+from backfill_pipeline.bench.pg import DEFAULT_PG_ADMIN, instance_runs, throwaway_database
 from backfill_pipeline.testing.local_deploy import DOCKER, LocalDeployment, read_env_file
+from backfill_pipeline.warehouse.bench_store import totals
+from backfill_pipeline.warehouse.store import Warehouse
+from backfill_pipeline.warehouse.urls import parse_url
 
 ASSETS = ("ohlcv/us_equities/1m", "ohlcv/us_equities/1d")
 _TASK_DONE = re.compile(r"Task execute_plan\[[0-9a-f-]+\] succeeded in ([0-9.]+)s")
@@ -50,7 +51,7 @@ def _serve(ready: Any, stop: Any) -> None:
 
 def _environment(instance_url: str, warehouse_url: str, vendor: str, vendor_url: str | None, workers: int,
                  months: int) -> dict[str, str]:
-    pg = sa.engine.make_url(instance_url)
+    pg = parse_url(instance_url)
     env = {
         **os.environ,
         **read_env_file(DOCKER / ".env.example"),
@@ -101,16 +102,13 @@ def run_once(workers: int, symbols: list[str], months: int, vendor: str, vendor_
                 busy[f"worker{i}"] = (len(done), sum(done))
         finally:
             dep.stop_all()
-        instance = sa.create_engine(instance_url)
-        with instance.connect() as conn:
-            first, last = conn.execute(sa.text("SELECT min(start_time), max(end_time) FROM runs")).one()
-            runs: dict[str, int] = dict(conn.execute(sa.text("SELECT status, count(*) FROM runs GROUP BY status")).all())
-        instance.dispose()
-        warehouse = sa.create_engine(warehouse_url)
-        with warehouse.connect() as conn:
-            bars = int(conn.execute(sa.text("SELECT count(*) FROM bars")).scalar_one())
-        warehouse.dispose()
-    return {"span": float(last) - float(first), "bars": bars, "runs": runs, "busy": busy}
+        first, last, runs = instance_runs(instance_url)
+        warehouse = Warehouse(warehouse_url)
+        try:
+            bars = totals(warehouse)["bars"]
+        finally:
+            warehouse.dispose()
+    return {"span": last - first, "bars": bars, "runs": runs, "busy": busy}
 
 
 def main(argv: list[str] | None = None) -> int:

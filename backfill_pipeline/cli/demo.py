@@ -13,8 +13,9 @@ from backfill_pipeline.gaps import scan
 from backfill_pipeline.instance import add_symbols, ensure_dagster_home, get_instance
 from backfill_pipeline.markets import Market, last_closed_sessions
 from backfill_pipeline.report import matrix, series_report
-from backfill_pipeline.settings import redact_url, warehouse_url
+from backfill_pipeline.settings import warehouse_url
 from backfill_pipeline.timeframes import TIMEFRAME_NAMES, derivation_sources
+from backfill_pipeline.warehouse.urls import redact_url
 
 _CRYPTO_QUOTES = ("-USD", "-USDT", "-EUR", "-BTC")
 

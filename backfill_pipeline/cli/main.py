@@ -15,7 +15,7 @@ from backfill_pipeline.cli.report import report_cmd
 from backfill_pipeline.cli.scan import scan_cmd
 from backfill_pipeline.cli.status import history_cmd, status_cmd
 from backfill_pipeline.cli.symbols import symbols_group
-from backfill_pipeline.settings import SettingsError, redact_url, warehouse_url
+from backfill_pipeline.settings import SettingsError, warehouse_url
 
 
 class _Cli(click.Group):
@@ -35,11 +35,12 @@ class _Cli(click.Group):
 
 def _database_error(exc: Exception) -> str | None:
     """A database the CLI cannot reach or use (the warehouse, the limiter, the instance)."""
-    import sqlalchemy as sa
+    from backfill_pipeline.warehouse.errors import unusable_database_reason
+    from backfill_pipeline.warehouse.urls import redact_url
 
-    if not isinstance(exc, sa.exc.OperationalError | sa.exc.InterfaceError):
+    reason = unusable_database_reason(exc)
+    if reason is None:
         return None
-    reason = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else type(exc).__name__
     try:
         where = f" (warehouse: {redact_url(warehouse_url())})"
     except SettingsError:

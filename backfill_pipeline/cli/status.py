@@ -72,7 +72,7 @@ def history_cmd(symbol: str | None, market: str | None, status: str | None, limi
     """Past fetches from the fetch log, newest first: window, bars, success or the error text."""
     mkt = market_option(market).name if market else None
     sym = symbols_arg([symbol])[0] if symbol else None
-    from backfill_pipeline.automation.status import history
+    from backfill_pipeline.warehouse.status_queries import history
     from backfill_pipeline.warehouse.store import Warehouse
 
     warehouse = Warehouse(warehouse_url())

@@ -1,4 +1,5 @@
-"""Stored splits and dividends: replace a symbol's actions, read them, build its factors.
+"""Stored splits and dividends: a source's frames as rows, and the adjustment events of a
+symbol built from its stored actions and 1d closes (the SQL: warehouse/corporate_actions.py).
 
 A symbol's actions are replaced whole (its partition is the symbol, and a source's answer
 for the full window is the truth), in one transaction under the symbol's writer lock.
@@ -9,13 +10,12 @@ from __future__ import annotations
 import datetime as dt
 
 import pandas as pd
-import sqlalchemy as sa
 
 from backfill_pipeline.corporate_actions.adjust import AdjustmentEvents, adjustment_events
 from backfill_pipeline.markets import Market
-from backfill_pipeline.warehouse.derived_rows import lock, plain
-from backfill_pipeline.warehouse.schema import bars
-from backfill_pipeline.warehouse.schema_derived import dividends, splits
+from backfill_pipeline.warehouse.bar_queries import daily_closes
+from backfill_pipeline.warehouse.corporate_actions import read_actions, replace_action_rows
+from backfill_pipeline.warehouse.derived_rows import plain
 from backfill_pipeline.warehouse.store import Warehouse
 
 
@@ -52,33 +52,8 @@ def replace_actions(
          "declaration_date": _day(r.get("declaration_date")), "vendor": vendor, "fetched_at": fetched_at}
         for (ex, kind), r in firsts.iterrows()
     ]
-    with warehouse.transaction() as conn:
-        lock(conn, "corporate_actions", market, symbol)
-        for table in (splits, dividends):
-            conn.execute(table.delete().where(table.c.market == market, table.c.symbol == symbol))
-        if split_rows:
-            conn.execute(splits.insert(), split_rows)
-        if dividend_rows:
-            conn.execute(dividends.insert(), dividend_rows)
+    replace_action_rows(warehouse, market, symbol, split_rows, dividend_rows)
     return len(split_rows), len(dividend_rows)
-
-
-def read_actions(warehouse: Warehouse, market: str, symbol: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(splits: ex_date, split_from, split_to, ratio; dividends: ex_date, cash_amount, dividend_type)."""
-    with warehouse.engine.connect() as conn:
-        s = conn.execute(
-            sa.select(splits.c.ex_date, splits.c.split_from, splits.c.split_to, splits.c.ratio)
-            .where(splits.c.market == market, splits.c.symbol == symbol).order_by(splits.c.ex_date)
-        ).all()
-        d = conn.execute(
-            sa.select(dividends.c.ex_date, dividends.c.cash_amount, dividends.c.dividend_type)
-            .where(dividends.c.market == market, dividends.c.symbol == symbol).order_by(dividends.c.ex_date)
-        ).all()
-    split_frame = pd.DataFrame(s, columns=["ex_date", "split_from", "split_to", "ratio"])
-    dividend_frame = pd.DataFrame(d, columns=["ex_date", "cash_amount", "dividend_type"])
-    for frame in (split_frame, dividend_frame):
-        frame["ex_date"] = pd.to_datetime(frame["ex_date"]).astype("datetime64[ns]")
-    return split_frame, dividend_frame
 
 
 def closes_before(warehouse: Warehouse, market: str, symbol: str, ex_dates: pd.Series) -> pd.Series:
@@ -86,14 +61,7 @@ def closes_before(warehouse: Warehouse, market: str, symbol: str, ex_dates: pd.S
     if len(ex_dates) == 0:
         return pd.Series(dtype="float64")
     first = (ex_dates.min() - pd.Timedelta(days=14)).date()
-    query = sa.select(bars.c.session, bars.c.close).where(
-        bars.c.market == market, bars.c.symbol == symbol, bars.c.timeframe == "1d",
-        bars.c.session >= first, bars.c.session < ex_dates.max().date(),
-    ).order_by(bars.c.session)
-    with warehouse.engine.connect() as conn:
-        rows = conn.execute(query).all()
-    daily = pd.DataFrame(rows, columns=["session", "close"])
-    daily["session"] = pd.to_datetime(daily["session"]).astype("datetime64[ns]")
+    daily = daily_closes(warehouse, market, symbol, first, ex_dates.max().date())
     wanted = pd.DataFrame({"ex": pd.to_datetime(ex_dates).astype("datetime64[ns]")}).sort_values("ex")
     merged = pd.merge_asof(wanted, daily, left_on="ex", right_on="session", direction="backward",
                            allow_exact_matches=False, tolerance=pd.Timedelta(days=14))
