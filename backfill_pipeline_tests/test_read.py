@@ -21,8 +21,9 @@ DAYS = ["2024-03-04", "2024-03-05", "2024-03-06"]
 
 
 @pytest.fixture
-def url(tmp_path, monkeypatch) -> str:
-    url = f"sqlite:///{tmp_path / 'wh.db'}"
+def url(warehouse_url, monkeypatch) -> str:
+    """The read API's warehouse, on SQLite and PostgreSQL."""
+    url = warehouse_url
     monkeypatch.setenv("BACKFILL_WAREHOUSE_URL", url)
     wh = Warehouse(url)
     sessions = [dt.date.fromisoformat(d) for d in DAYS]

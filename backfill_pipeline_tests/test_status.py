@@ -36,10 +36,11 @@ def _materialize(instance, url, symbol, timeframes, demo=None, tags=None):
 
 
 @pytest.fixture
-def known(dagster_home, tmp_path, monkeypatch):
+def known(dagster_home, warehouse_url, monkeypatch):
     """An older CLI backfill, then one gap-sensor batch of two runs: AAPL ok, MSFT failed
-    (vendor error, then a rate-limited fetch; the run tagged rate limited)."""
-    url = f"sqlite:///{tmp_path / 'wh.db'}"
+    (vendor error, then a rate-limited fetch; the run tagged rate limited); the warehouse on
+    SQLite and on PostgreSQL."""
+    url = warehouse_url
     monkeypatch.setenv("BACKFILL_WAREHOUSE_URL", url)
     tags = {"backfill_pipeline/origin": "gap_sensor", "backfill_pipeline/batch": BATCH,
             "backfill_pipeline/market": "us_equities"}
