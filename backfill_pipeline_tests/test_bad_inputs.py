@@ -15,6 +15,7 @@ from backfill_pipeline.resources.warehouse import WarehouseResource
 from backfill_pipeline.settings import Settings, SettingsError, check_warehouse_url
 from backfill_pipeline.vendor_config import VendorConfigError, check_base_url, env_problems, key_list
 from backfill_pipeline_tests.helpers import fetch_rows, materialize, table_rows
+from backfill_pipeline_tests.instances import shipped_instance
 
 EQ = MARKETS["us_equities"]
 POLYGON = Settings(vendors={"us_equities": "polygon", "crypto": "demo"})
@@ -119,7 +120,7 @@ def test_the_universe_file_applies_the_same_rule(tmp_path):
 
 def test_a_partition_key_with_an_invalid_symbol_is_not_fetched_and_fails_unretried(tmp_path):
     url = f"sqlite:///{tmp_path / 'wh.db'}"
-    with dg.instance_for_test() as instance:
+    with shipped_instance() as instance:
         instance.add_dynamic_partitions("us_equities_symbols", ["AAPL", "X/../MSFT"])  # as the UI would
         result = materialize(instance, url, "us_equities", ["1d"], start="2024-03-04|AAPL", end="2024-03-05|X/../MSFT")
     assert not result.success and retries(result) == 0
@@ -130,7 +131,7 @@ def test_a_partition_key_with_an_invalid_symbol_is_not_fetched_and_fails_unretri
 
 def test_a_reversed_partition_range_is_a_clear_unretried_error(tmp_path):
     url = f"sqlite:///{tmp_path / 'wh.db'}"
-    with dg.instance_for_test() as instance:
+    with shipped_instance() as instance:
         instance.add_dynamic_partitions("us_equities_symbols", ["AAPL", "MSFT"])
         result = materialize(instance, url, "us_equities", ["1m"], start="2024-03-08|MSFT", end="2024-03-06|AAPL")
     assert not result.success and retries(result) == 0
@@ -164,7 +165,7 @@ def test_a_permanent_vendor_configuration_error_fails_the_step_once_and_writes_n
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     url = f"sqlite:///{tmp_path / 'wh.db'}"
-    with dg.instance_for_test() as instance:
+    with shipped_instance() as instance:
         instance.add_dynamic_partitions("us_equities_symbols", ["AAPL"])
         # the polygon step has a RetryPolicy (3 retries, 30 s backoff): a retried step would show here
         result = materialize(instance, url, "us_equities", ["1d"], partition_key="2024-03-04|AAPL", settings=POLYGON)

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from backfill_pipeline.warehouse.schema import bar_sessions, bars, fetch_log, vendor_requests
 from backfill_pipeline.warehouse.store import Warehouse
 from backfill_pipeline_tests.helpers import table_rows
+from backfill_pipeline_tests.instances import shipped_instance
 
 SYMBOLS = ["AAPL", "MSFT", "SPY"]
 MANUAL = {"start": "2024-03-06|AAPL", "end": "2024-03-12|MSFT"}  # overlaps the schedule's 03-06..03-08 x AAPL..MSFT
@@ -29,7 +30,7 @@ def _run(kind: str, url: str) -> tuple[str, bool, str]:
     from backfill_pipeline.settings import Settings
     from backfill_pipeline_tests.helpers import materialize
 
-    with dg.instance_for_test() as instance:
+    with shipped_instance() as instance:
         instance.add_dynamic_partitions("us_equities_symbols", SYMBOLS)
         if kind == "schedule":
             defs = build_definitions(Settings(automation=AutomationConfig(schedule_cron="0 2 * * 6")))

@@ -3,7 +3,6 @@ SQLite and PostgreSQL, and the corporate_actions asset (idempotent, validity che
 
 import datetime as dt
 
-import dagster as dg
 import numpy as np
 import pandas as pd
 import pytest
@@ -17,6 +16,7 @@ from backfill_pipeline.warehouse.corporate_actions import read_actions
 from backfill_pipeline.warehouse.schema_derived import dividends, splits
 from backfill_pipeline.warehouse.store import Warehouse
 from backfill_pipeline_tests.helpers import table_rows
+from backfill_pipeline_tests.instances import shipped_instance
 from backfill_pipeline_tests.test_features_assets import checks, run
 
 EQ = MARKETS["us_equities"]
@@ -102,7 +102,7 @@ def test_read_api_raw_and_adjusted(warehouse_url):
 
 
 def test_corporate_actions_asset_is_idempotent(warehouse_url):
-    with dg.instance_for_test() as instance:
+    with shipped_instance() as instance:
         instance.add_dynamic_partitions("us_equities_symbols", ["AAPL", "MSFT", "NVDA"])
         key = corporate_actions_key("us_equities")
         result = run(instance, warehouse_url, [key], start="AAPL", end="NVDA")
@@ -140,7 +140,7 @@ def test_polygon_is_a_corporate_actions_source(warehouse_url, httpserver, monkey
     assert type(wired) is PolygonCorporateActionsResource
     resource = PolygonCorporateActionsResource(warehouse=WarehouseResource(url=warehouse_url), api_keys="k1",
                                                base_url=httpserver.url_for("").rstrip("/"))
-    with dg.instance_for_test() as instance:
+    with shipped_instance() as instance:
         instance.add_dynamic_partitions("us_equities_symbols", ["AAPL"])
         result = run(instance, warehouse_url, [corporate_actions_key("us_equities")], partition_key="AAPL",
                      corporate_actions=resource)
@@ -169,7 +169,7 @@ def test_eodhd_is_a_corporate_actions_source(warehouse_url, httpserver):
          "currency": "USD"}]), content_type="application/json")
     resource = EodhdCorporateActionsResource(warehouse=WarehouseResource(url=warehouse_url), api_keys="k1",
                                              base_url=httpserver.url_for("").rstrip("/"))
-    with dg.instance_for_test() as instance:
+    with shipped_instance() as instance:
         instance.add_dynamic_partitions("us_equities_symbols", ["AAPL"])
         result = run(instance, warehouse_url, [corporate_actions_key("us_equities")], partition_key="AAPL",
                      corporate_actions=resource)

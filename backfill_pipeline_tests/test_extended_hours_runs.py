@@ -18,13 +18,14 @@ from backfill_pipeline.testing.fake_polygon import FakePolygon
 from backfill_pipeline.vendors.polygon.resource import PolygonResource
 from backfill_pipeline.warehouse.store import Warehouse
 from backfill_pipeline_tests.helpers import materialize
+from backfill_pipeline_tests.instances import shipped_instance
 
 EXTENDED = {"BACKFILL_US_EQUITIES_HOURS": "extended"}
 
 
 @pytest.fixture
 def instance():
-    with dg.instance_for_test() as inst:
+    with shipped_instance() as inst:
         inst.add_dynamic_partitions("us_equities_symbols", ["AAPL", "MSFT"])
         yield inst
 

@@ -23,6 +23,7 @@ from backfill_pipeline.warehouse.features import read_features
 from backfill_pipeline.warehouse.schema_derived import FEATURE_COLUMNS, features
 from backfill_pipeline.warehouse.store import Warehouse
 from backfill_pipeline_tests.helpers import table_rows
+from backfill_pipeline_tests.instances import shipped_instance
 
 EQ = MARKETS["us_equities"]
 SPLIT_DAY = dt.date(2023, 6, 15)
@@ -71,7 +72,7 @@ def checks(result) -> dict:
 
 @pytest.fixture
 def instance():
-    with dg.instance_for_test() as inst:
+    with shipped_instance() as inst:
         inst.add_dynamic_partitions("us_equities_symbols", ["AAPL", "MSFT"])
         inst.add_dynamic_partitions("crypto_symbols", ["BTC-USD"])
         yield inst

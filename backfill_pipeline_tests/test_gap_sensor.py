@@ -17,6 +17,7 @@ from backfill_pipeline.resources.warehouse import WarehouseResource
 from backfill_pipeline.settings import Settings
 from backfill_pipeline.timeframes import TIMEFRAME_NAMES
 from backfill_pipeline.warehouse.store import Warehouse
+from backfill_pipeline_tests.instances import shipped_instance
 
 EQ = MARKETS["us_equities"]
 FETCHED = ("1m", "1d")
@@ -49,7 +50,7 @@ def fail(wh: Warehouse, market, symbol: str, day: str, timeframe: str = "1m", st
 
 @pytest.fixture
 def instance():
-    with dg.instance_for_test() as inst:
+    with shipped_instance() as inst:
         inst.add_dynamic_partitions("us_equities_symbols", ["AAPL", "MSFT", "SPY"])
         yield inst
 

@@ -15,6 +15,7 @@ from backfill_pipeline.settings import Settings
 from backfill_pipeline.vendors.base import BarsClient, FetchResult, VendorError
 from backfill_pipeline.vendors.demo.resource import DemoVendorResource
 from backfill_pipeline_tests.helpers import fetch_rows
+from backfill_pipeline_tests.instances import shipped_instance
 
 BINANCE_CRYPTO = {"us_equities": "demo", "crypto": "binance"}
 
@@ -72,7 +73,7 @@ def test_a_transient_failure_is_retried_and_the_run_succeeds(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         assets = build_ohlcv_assets([MARKETS["crypto"]], settings)
-    with dg.instance_for_test() as instance:
+    with shipped_instance() as instance:
         instance.add_dynamic_partitions("crypto_symbols", ["BTC-USD"])
         result = dg.materialize(
             assets, selection=[dg.AssetKey(["ohlcv", "crypto", "1d"])], instance=instance,

@@ -16,6 +16,7 @@ from backfill_pipeline.settings import Settings
 from backfill_pipeline.timeframes import TIMEFRAME_NAMES, derivation_sources
 from backfill_pipeline.warehouse.store import Warehouse
 from backfill_pipeline_tests.helpers import materialize
+from backfill_pipeline_tests.instances import shipped_instance
 
 EQ = MARKETS["us_equities"]
 
@@ -24,7 +25,7 @@ EQ = MARKETS["us_equities"]
 def env(tmp_path, monkeypatch):
     url = f"sqlite:///{tmp_path / 'wh.db'}"
     monkeypatch.setenv("BACKFILL_WAREHOUSE_URL", url)  # the jobs' WarehouseResource() reads it
-    with dg.instance_for_test() as instance:
+    with shipped_instance() as instance:
         instance.add_dynamic_partitions("us_equities_symbols", ["AAPL", "MSFT"])
         yield instance, url
 

@@ -14,6 +14,7 @@ from backfill_pipeline.vendors.demo.resource import DemoVendorResource
 from backfill_pipeline.warehouse.schema import bars
 from backfill_pipeline.warehouse.store import Warehouse
 from backfill_pipeline_tests.helpers import materialize
+from backfill_pipeline_tests.instances import shipped_instance
 
 EQ = MARKETS["us_equities"]
 SOURCES = derivation_sources(("1m", "1d"))
@@ -22,14 +23,21 @@ WEEK = sessions_in_range(EQ, dt.date(2024, 3, 4), dt.date(2024, 3, 8))  # Mon..F
 
 @pytest.fixture
 def instance():
-    with dg.instance_for_test() as inst:
+    with shipped_instance() as inst:
         inst.add_dynamic_partitions("us_equities_symbols", ["AAPL", "MSFT", "SPY", "IWM"])
         yield inst
 
 
-@pytest.fixture
-def gappy(instance, warehouse_url):
-    """AAPL fetched Mon-Wed only; MSFT fails; SPY is thin; IWM fetched before finalisation."""
+@pytest.fixture(scope="module")
+def gappy(module_warehouse_url):
+    """AAPL fetched Mon-Wed only; MSFT fails; SPY is thin; IWM fetched before finalisation.
+    Built once per backend (module scope): the tests read it, or restore what they change."""
+    with shipped_instance() as instance:
+        instance.add_dynamic_partitions("us_equities_symbols", ["AAPL", "MSFT", "SPY", "IWM"])
+        yield from _gappy(instance, module_warehouse_url)
+
+
+def _gappy(instance, warehouse_url):
     tfs = ["1m", "5m", "1h", "1d"]
     assert materialize(instance, warehouse_url, "us_equities", tfs, start="2024-03-04|AAPL", end="2024-03-06|AAPL").success
     assert not materialize(instance, warehouse_url, "us_equities", ["1m"], partition_key="2024-03-05|MSFT",
@@ -81,11 +89,19 @@ def test_summary_counts_agree_with_group_by(gappy):
 
 
 def test_bars_lost_after_a_fetch_are_not_fetched(gappy):
+    lost = (bars.c.symbol == "AAPL", bars.c.timeframe == "1m", bars.c.session == dt.date(2024, 3, 4))
     with gappy.engine.begin() as conn:
-        conn.execute(bars.delete().where(bars.c.symbol == "AAPL", bars.c.timeframe == "1m", bars.c.session == dt.date(2024, 3, 4)))
-    gappy.rebuild_session_stats()
-    table = scan(gappy, EQ, ["AAPL"], ["1m"], WEEK[:1], SOURCES)
-    assert table["gap_class"].tolist() == ["not_fetched"]
+        kept = [dict(r) for r in conn.execute(sa.select(bars).where(*lost)).mappings()]
+        conn.execute(bars.delete().where(*lost))
+    try:
+        gappy.rebuild_session_stats()
+        table = scan(gappy, EQ, ["AAPL"], ["1m"], WEEK[:1], SOURCES)
+        assert table["gap_class"].tolist() == ["not_fetched"]
+    finally:  # the module's other tests read the same warehouse
+        with gappy.engine.begin() as conn:
+            conn.execute(bars.insert(), kept)
+        gappy.rebuild_session_stats()
+    assert scan(gappy, EQ, ["AAPL"], ["1m"], WEEK[:1], SOURCES)["gap_class"].tolist() == ["complete"]
 
 
 def test_the_complete_check_fails_for_thin_partitions_over_the_tolerance(instance, warehouse_url):
@@ -108,7 +124,7 @@ def test_weekly_partitions_read_the_daily_partitions_of_their_week():
     from backfill_pipeline.settings import Settings
 
     graph = build_definitions(Settings()).get_repository_def().asset_graph
-    with dg.instance_for_test() as inst, partition_loading_context(dynamic_partitions_store=inst):
+    with shipped_instance() as inst, partition_loading_context(dynamic_partitions_store=inst):
         inst.add_dynamic_partitions("us_equities_symbols", ["SPY"])
         parents = graph.get_parent_partition_keys_for_child(
             dg.MultiPartitionKey({"date": "2024-11-25", "symbol": "SPY"}),

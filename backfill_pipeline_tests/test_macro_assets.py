@@ -27,6 +27,7 @@ from backfill_pipeline.warehouse.macro import read_vintages, replace_pit_daily, 
 from backfill_pipeline.warehouse.macro_tables import macro_daily_pit, macro_vintages
 from backfill_pipeline.warehouse.store import Warehouse
 from backfill_pipeline_tests.helpers import table_rows
+from backfill_pipeline_tests.instances import shipped_instance
 from backfill_pipeline_tests.test_features_assets import checks, run
 from backfill_pipeline_tests.test_macro import CPI, CPI_FRAME, KEY, TODAY, D, sessions, vintages
 from backfill_pipeline_tests.vendors.test_fred import CPI_VINTAGES
@@ -34,7 +35,7 @@ from backfill_pipeline_tests.vendors.test_fred import CPI_VINTAGES
 
 def test_macro_assets_ranged_run_rerun_and_checks(warehouse_url, monkeypatch):
     monkeypatch.setenv("BACKFILL_WAREHOUSE_URL", warehouse_url)
-    with dg.instance_for_test() as instance:
+    with shipped_instance() as instance:
         keys = [MACRO_OBSERVATIONS_KEY, MACRO_DAILY_KEY]
         demo = DemoMacroResource(today=TODAY.isoformat())  # what was released by then, whatever today is
         result = run(instance, warehouse_url, keys, start="2024-10-01", end="2024-10-31", macro=demo)
@@ -134,7 +135,7 @@ def test_fred_client_plugs_in_through_its_resource(httpserver, warehouse_url):
     served = {s: rows_from_frame(demo.fetch_series(s, dt.date(2023, 6, 1), dt.date(2024, 10, 31)).frame)
               for s in MacroConfig().series()}
     fake = FakeFred(served, api_key=KEY, today=TODAY)
-    with dg.instance_for_test() as instance:
+    with shipped_instance() as instance:
         result = run(instance, warehouse_url, [MACRO_OBSERVATIONS_KEY, MACRO_DAILY_KEY], start="2024-10-10",
                      end="2024-10-15", macro=_fred(httpserver, warehouse_url, fake))
         assert result.success
@@ -158,7 +159,7 @@ def test_fred_vintages_as_of_a_release(httpserver, warehouse_url, monkeypatch):
     from its revision on 2024-04-24; April's first vintage is "." and does not count."""
     fake = FakeFred({"CPIAUCSL": CPI_VINTAGES}, api_key=KEY, today=dt.date(2024, 6, 30))
     only_cpi = Settings(macro=MacroConfig(vendor="fred", required=(), optional=("CPIAUCSL",)))
-    with dg.instance_for_test() as instance:
+    with shipped_instance() as instance:
         result = run(instance, warehouse_url, [MACRO_OBSERVATIONS_KEY, MACRO_DAILY_KEY], start="2024-04-01",
                      end="2024-05-31", settings=only_cpi, macro=_fred(httpserver, warehouse_url, fake))
         assert result.success and fake.requests == {"CPIAUCSL": 1}

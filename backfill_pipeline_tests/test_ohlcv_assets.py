@@ -11,6 +11,7 @@ from backfill_pipeline.markets import MARKETS
 from backfill_pipeline.vendors.demo.resource import DemoVendorResource
 from backfill_pipeline.warehouse.store import Warehouse
 from backfill_pipeline_tests.helpers import fetch_rows, materialize, table_rows
+from backfill_pipeline_tests.instances import shipped_instance
 from backfill_pipeline_tests.test_resample import independent_resample
 
 EQ = MARKETS["us_equities"]
@@ -18,7 +19,7 @@ EQ = MARKETS["us_equities"]
 
 @pytest.fixture
 def instance():
-    with dg.instance_for_test() as inst:
+    with shipped_instance() as inst:
         inst.add_dynamic_partitions("us_equities_symbols", ["AAPL", "MSFT", "SPY"])
         inst.add_dynamic_partitions("crypto_symbols", ["BTC-USD"])
         yield inst

@@ -22,6 +22,7 @@ from backfill_pipeline.local_process import node_id, process_alive
 from backfill_pipeline.names import RUN_NODE_TAG
 from backfill_pipeline.settings import Settings
 from backfill_pipeline.warehouse.store import Warehouse
+from backfill_pipeline_tests.instances import shipped_instance
 from backfill_pipeline_tests.test_gap_sensor import INTRADAY_1M, failed_aapl_1m, requested, tick
 
 T0 = "2024-03-06T12:00"  # a retry bucket (60 min) starts here
@@ -76,7 +77,7 @@ def test_process_alive_tells_running_exited_and_reused_pids():
 
 
 def test_a_started_run_whose_worker_is_gone_is_marked_failed_and_its_partitions_requested(url, failed):
-    with dg.instance_for_test() as instance:
+    with shipped_instance() as instance:
         instance.add_dynamic_partitions("us_equities_symbols", ["AAPL", "MSFT", "SPY"])
         live = started_run(instance, os.getpid(), node_id())
         result = tick(instance, url, T0)
@@ -92,7 +93,7 @@ def test_a_started_run_whose_worker_is_gone_is_marked_failed_and_its_partitions_
 
 
 def test_a_dead_pid_of_another_node_is_not_judged_here(url, failed):
-    with dg.instance_for_test() as instance:
+    with shipped_instance() as instance:
         instance.add_dynamic_partitions("us_equities_symbols", ["AAPL", "MSFT", "SPY"])
         other = started_run(instance, exited_pid(), "another-host/boot/pid:[1]")
         result = tick(instance, url, T0)
@@ -104,7 +105,7 @@ def test_a_silent_run_of_another_node_stops_counting_after_the_stale_limit(url, 
     # run records carry wall-clock stamps (some written by the database itself), so the
     # wall clock is moved past them; the sensor's own clock stays on the data's day
     settings = Settings(automation=AutomationConfig(stale_run_minutes=30))
-    with dg.instance_for_test() as instance:
+    with shipped_instance() as instance:
         instance.add_dynamic_partitions("us_equities_symbols", ["AAPL", "MSFT", "SPY"])
         run = started_run(instance, 12345, "another-host/boot/pid:[1]")
         created = dt.datetime.now(dt.UTC)

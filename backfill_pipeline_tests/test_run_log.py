@@ -24,6 +24,7 @@ from backfill_pipeline.names import ohlcv_key
 from backfill_pipeline.resources.warehouse import WarehouseResource
 from backfill_pipeline.settings import Settings
 from backfill_pipeline.vendors.polygon.resource import PolygonResource
+from backfill_pipeline_tests.instances import shipped_instance
 
 REPO = Path(__file__).resolve().parents[1]
 INSTANCE_CONFIGS = (REPO / "dagster.yaml", REPO / "docker" / "dagster.yaml")
@@ -85,7 +86,7 @@ def test_a_vendor_retry_warning_is_in_the_runs_event_log(
                  "polygon": PolygonResource(warehouse=warehouse, api_keys=dg.EnvVar("POLYGON_API_KEYS"),
                                             backoff_base_seconds=0.01)}
     overrides = {"python_logs": _python_logs(REPO / "dagster.yaml")}
-    with dg.instance_for_test(overrides=overrides) as instance:
+    with shipped_instance(overrides=overrides) as instance:
         instance.add_dynamic_partitions("us_equities_symbols", ["AAPL"])
         result = dg.materialize(
             list(defs.assets), selection=[ohlcv_key("us_equities", "1m")], instance=instance,  # type: ignore[arg-type]

@@ -8,11 +8,12 @@ import pytest
 from backfill_pipeline.automation.build import build_automation
 from backfill_pipeline.automation_settings import AutomationConfig
 from backfill_pipeline.settings import Settings, SettingsError
+from backfill_pipeline_tests.instances import shipped_instance
 
 
 @pytest.fixture
 def instance():
-    with dg.instance_for_test() as inst:
+    with shipped_instance() as inst:
         inst.add_dynamic_partitions("us_equities_symbols", ["AAPL", "MSFT", "SPY"])
         inst.add_dynamic_partitions("crypto_symbols", ["BTC-USD", "ETH-USD"])
         yield inst
@@ -94,7 +95,7 @@ def test_symbols_are_split_into_contiguous_blocks(instance):
     assert tick(instance, "us_equities", "2024-03-09T02:00", at(symbols_per_run=2)) == [
         ("us_equities_ohlcv_job", "2024-03-08|AAPL", "2024-03-08|MSFT"),
         ("us_equities_ohlcv_job", "2024-03-08|SPY", "2024-03-08|SPY")]
-    with dg.instance_for_test() as empty:
+    with shipped_instance() as empty:
         assert "no symbols registered in us_equities" in tick(empty, "us_equities", "2024-03-09T02:00")
 
 

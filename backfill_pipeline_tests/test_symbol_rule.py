@@ -7,6 +7,7 @@ import dagster as dg
 from backfill_pipeline.automation.symbol_rule_sensor import build_symbol_rule_sensor, symbol_fixes
 from backfill_pipeline.markets import MARKETS
 from backfill_pipeline_tests.helpers import fetch_rows, materialize, table_rows
+from backfill_pipeline_tests.instances import shipped_instance
 
 NAME = MARKETS["us_equities"].symbols_partitions_name
 
@@ -21,7 +22,7 @@ def test_symbol_fixes_rename_to_the_normal_form_or_remove():
 
 def test_the_sensor_normalises_what_the_ui_added():
     sensor = build_symbol_rule_sensor([MARKETS["us_equities"], MARKETS["crypto"]])
-    with dg.instance_for_test() as instance:
+    with shipped_instance() as instance:
         instance.add_dynamic_partitions(NAME, ["AAPL", "nflx"])  # what "Add a partition" does
         result = sensor(dg.build_sensor_context(instance=instance))
         assert [(type(r).__name__, r.partitions_def_name, list(r.partition_keys))
@@ -35,7 +36,7 @@ def test_the_sensor_normalises_what_the_ui_added():
 
 
 def test_the_assets_refuse_a_symbol_that_breaks_the_rule(warehouse_url):
-    with dg.instance_for_test() as instance:
+    with shipped_instance() as instance:
         instance.add_dynamic_partitions(NAME, ["nflx"])
         result = materialize(instance, warehouse_url, "us_equities", ["1m"], partition_key="2024-03-06|nflx")
         assert not result.success

@@ -11,6 +11,7 @@ from backfill_pipeline.automation.build import build_automation
 from backfill_pipeline.automation.universe import UniverseFileError, load
 from backfill_pipeline.automation_settings import AutomationConfig
 from backfill_pipeline.settings import Settings
+from backfill_pipeline_tests.instances import shipped_instance
 
 REPO = Path(__file__).resolve().parent.parent
 NOW = pd.Timestamp("2024-06-03T12:00", tz="UTC")  # Monday: last closed sessions Fri 05-31 (XNYS), Sun 06-02 (crypto)
@@ -19,7 +20,7 @@ INTRADAY_1M = ("15m", "1h", "1m", "30m", "4h", "5m")
 
 @pytest.fixture
 def instance():
-    with dg.instance_for_test() as inst:
+    with shipped_instance() as inst:
         yield inst
 
 

@@ -16,13 +16,14 @@ from backfill_pipeline.testing.fake_polygon import FakePolygon
 from backfill_pipeline.vendors.polygon.resource import PolygonResource
 from backfill_pipeline.warehouse.schema import fetch_log, vendor_requests
 from backfill_pipeline.warehouse.store import Warehouse
+from backfill_pipeline_tests.instances import shipped_instance
 
 SECRET = "sk_test_DO_NOT_LEAK_91f3c2"
 
 
 @pytest.fixture
 def instance():
-    with dg.instance_for_test() as inst:
+    with shipped_instance() as inst:
         inst.add_dynamic_partitions("us_equities_symbols", ["AAPL", "MSFT"])
         yield inst
 
