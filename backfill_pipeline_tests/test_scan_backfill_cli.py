@@ -10,19 +10,30 @@ import time
 import dagster as dg
 import pytest
 
+from backfill_pipeline_tests.homes import cli_in, copy_state
+
 
 @pytest.fixture
 def run(cli_run):
     return cli_run
 
 
+@pytest.fixture(scope="module")
+def partly_filled_state(tmp_path_factory):
+    """SPY and AAPL registered; only SPY 2024-03-04..05 stored (1m, 1d and derived): built
+    once per module, copied into each test that uses it (homes.py)."""
+    root = tmp_path_factory.mktemp("partly_filled")
+    with cli_in(root) as run:
+        assert run("symbols", "add", "--market", "us_equities", "SPY", "AAPL").exit_code == 0
+        result = run("demo", "--market", "us_equities", "--symbols", "SPY", "--days", "2", "--end", "2024-03-05",
+                     "--timeframes", "1m,1h,1d")
+        assert result.exit_code == 0, result.output
+    return root
+
+
 @pytest.fixture
-def partly_filled(run):
-    """SPY and AAPL registered; only SPY 2024-03-04..05 stored (1m, 1d and derived)."""
-    assert run("symbols", "add", "--market", "us_equities", "SPY", "AAPL").exit_code == 0
-    result = run("demo", "--market", "us_equities", "--symbols", "SPY", "--days", "2", "--end", "2024-03-05",
-                 "--timeframes", "1m,1h,1d")
-    assert result.exit_code == 0, result.output
+def partly_filled(run, partly_filled_state, tmp_path):
+    copy_state(partly_filled_state, tmp_path)
     return run
 
 

@@ -19,6 +19,7 @@ from backfill_pipeline.settings import Settings
 from backfill_pipeline.vendors.demo.resource import DemoVendorResource
 from backfill_pipeline.warehouse.store import Warehouse
 from backfill_pipeline_tests.helpers import demo_bars
+from backfill_pipeline_tests.homes import cli_in, copy_state
 
 BATCH = "gap_sensor:us_equities:2024-03-06T12:00Z"
 
@@ -35,16 +36,17 @@ def _materialize(instance, url, symbol, timeframes, demo=None, tags=None):
             raise_on_error=False)
 
 
-@pytest.fixture
-def known(dagster_home, warehouse_url, monkeypatch):
+@pytest.fixture(scope="module")
+def known_state(tmp_path_factory, module_warehouse_url):
     """An older CLI backfill, then one gap-sensor batch of two runs: AAPL ok, MSFT failed
     (vendor error, then a rate-limited fetch; the run tagged rate limited); the warehouse on
-    SQLite and on PostgreSQL."""
-    url = warehouse_url
-    monkeypatch.setenv("BACKFILL_WAREHOUSE_URL", url)
+    SQLite and on PostgreSQL. Built once per backend: the tests only read the warehouse, and
+    each gets its own copy of the Dagster home (homes.py)."""
+    root = tmp_path_factory.mktemp("known")
+    url = module_warehouse_url
     tags = {"backfill_pipeline/origin": "gap_sensor", "backfill_pipeline/batch": BATCH,
             "backfill_pipeline/market": "us_equities"}
-    with dg.DagsterInstance.get() as instance:
+    with cli_in(root), dg.DagsterInstance.get() as instance:
         instance.add_dynamic_partitions("us_equities_symbols", ["AAPL", "MSFT"])
         from backfill_pipeline.launch import Plan, launch_in_instance
 
@@ -59,6 +61,14 @@ def known(dagster_home, warehouse_url, monkeypatch):
                               finalized=False, run_id=failed.run_id, error="polygon: MSFT: budget spent for 60 s",
                               fetched_at=dt.datetime(2024, 3, 6, 12, 5, tzinfo=dt.UTC))])
     wh.dispose()
+    return root, url
+
+
+@pytest.fixture
+def known(known_state, dagster_home, tmp_path, monkeypatch):
+    root, url = known_state
+    copy_state(root, tmp_path)
+    monkeypatch.setenv("BACKFILL_WAREHOUSE_URL", url)
     runner = CliRunner()
     return lambda *args: runner.invoke(cli, list(args), catch_exceptions=False), url
 
