@@ -33,7 +33,7 @@ def expected_counts(
         counts = full.where(closes <= now, np.minimum(full, elapsed))
         return pd.Series(counts.to_numpy(), index=sessions)
     closed = (closes <= now).astype("int64").to_numpy()
-    if timeframe == "1d":
+    if tf.daily:
         return pd.Series(closed, index=sessions)
     labels = week_labels(market, pd.Series(sessions, index=sessions))
     has_closed = pd.Series(closed, index=sessions).groupby(labels.to_numpy()).max()

@@ -162,23 +162,24 @@ def derive_and_store(
     outcome = SymbolOutcome(symbol)
     if len(sessions) == 0:
         return outcome
+    weekly = get_timeframe(timeframe).weekly
     first, last = sessions[0].date(), sessions[-1].date()
-    if timeframe == "1w":
+    if weekly:
         # A week labelled inside the window may run past it (monthly grain): read whole weeks.
         targets = pd.DatetimeIndex(week_labels(market, pd.Series(sessions)).unique())
         last = last + dt.timedelta(days=6)
     else:
         targets = sessions
-    if source_bars is None or timeframe == "1w":
+    if source_bars is None or weekly:
         src = warehouse.read_bars(market.name, source, symbol, first, last)
     else:
         src = source_bars
-    if timeframe == "1w":
+    if weekly:
         src = src[week_labels(market, src["session"]).isin(targets).to_numpy()]
     else:
         src = src[src["session"].isin(sessions)]
     bars = resample_bars(market, src.drop(columns="session"), timeframe)
-    if timeframe == "1w":
+    if weekly:
         bars["session"] = bars["ts"].dt.tz_localize(None)
     else:
         bars, _ = assign_sessions(market, timeframe, bars, sessions)

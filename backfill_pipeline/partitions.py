@@ -18,6 +18,7 @@ import dagster as dg
 import pandas as pd
 
 from backfill_pipeline.markets import Market, calendar_end, get_calendar, sessions_in_range
+from backfill_pipeline.timeframes import get_timeframe
 
 DATE_DIM = "date"
 SYMBOL_DIM = "symbol"
@@ -26,7 +27,7 @@ _CRONS = {"daily": "0 0 * * {days}", "weekly": "0 0 * * 1", "monthly": "0 0 1 * 
 
 
 def effective_grain(grain: str, timeframe: str) -> str:
-    return "weekly" if timeframe == "1w" and grain == "daily" else grain
+    return "weekly" if get_timeframe(timeframe).weekly and grain == "daily" else grain
 
 
 def symbol_partitions(market: Market) -> dg.DynamicPartitionsDefinition:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from backfill_pipeline.gaps import GAP_CLASSES, SEVERITY
-from backfill_pipeline.timeframes import duration_rank
+from backfill_pipeline.timeframes import duration_rank, get_timeframe
 
 REPORT_COLUMNS = ["market", "symbol", "timeframe", "expected", "present", "missing", "completeness_pct",
                   "first_ts", "last_ts", *GAP_CLASSES]
@@ -120,7 +120,7 @@ def heatmap(table: pd.DataFrame, path: Path) -> Path:
 
     frame = table.assign(share=(table["present"] / table["expected"]).clip(upper=1.0),
                          sev=table["gap_class"].map(SEVERITY))
-    frame = frame[frame["timeframe"] != "1w"]
+    frame = frame[~frame["timeframe"].map(lambda name: get_timeframe(name).weekly)]
     grid = frame.groupby([frame["market"] + " " + frame["symbol"], "session"])["share"].min().unstack("session")
     fig_w = min(24, 4 + 0.08 * grid.shape[1])
     fig, ax = plt.subplots(figsize=(fig_w, 1.5 + 0.35 * grid.shape[0]))

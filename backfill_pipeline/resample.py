@@ -114,7 +114,7 @@ def resample_bars(market: Market, bars: pd.DataFrame, target: str) -> pd.DataFra
     if tf.intraday:
         assert tf.minutes is not None
         return aggregate(bars, intraday_bin_starts(market, bars["ts"], tf.minutes))
-    if target == "1d":
+    if tf.daily:
         sessions = session_of(market, bars["ts"])
         return aggregate(bars, sessions.dt.tz_localize("UTC"))
     # 1w from daily bars, whose ts is the session label at 00:00 UTC

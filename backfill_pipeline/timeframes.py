@@ -3,16 +3,44 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
+
+TimeframeKind = Literal["intraday", "daily", "weekly"]
+KINDS: tuple[TimeframeKind, ...] = ("intraday", "daily", "weekly")
 
 
 @dataclass(frozen=True)
 class Timeframe:
+    """A bar timeframe and its kind: intraday bins of `minutes` inside a session, one bar per
+    session (daily, labelled with the session date) or one bar per exchange week (weekly,
+    labelled with the week's first session)."""
+
     name: str
-    minutes: int | None  # bin length for intraday timeframes; None for 1d and 1w
+    minutes: int | None  # bin length for intraday timeframes; None for daily and weekly
+    kind: TimeframeKind = "intraday"
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"timeframe {self.name}: unknown kind {self.kind!r}; expected one of {', '.join(KINDS)}")
+        if (self.minutes is not None) != (self.kind == "intraday"):
+            raise ValueError(f"timeframe {self.name}: an intraday timeframe has minutes, a {self.kind} one none")
 
     @property
     def intraday(self) -> bool:
-        return self.minutes is not None
+        return self.kind == "intraday"
+
+    @property
+    def daily(self) -> bool:
+        return self.kind == "daily"
+
+    @property
+    def weekly(self) -> bool:
+        return self.kind == "weekly"
+
+    @property
+    def dated(self) -> bool:
+        """Daily or weekly: the bar's timestamp is a session date (00:00 UTC), not a time of day."""
+        return not self.intraday
 
 
 TIMEFRAMES: dict[str, Timeframe] = {
@@ -24,10 +52,12 @@ TIMEFRAMES: dict[str, Timeframe] = {
         Timeframe("30m", 30),
         Timeframe("1h", 60),
         Timeframe("4h", 240),
-        Timeframe("1d", None),
-        Timeframe("1w", None),
+        Timeframe("1d", None, "daily"),
+        Timeframe("1w", None, "weekly"),
     )
 }
+DAILY = next(tf for tf in TIMEFRAMES.values() if tf.daily)  # 1d: the source of the weekly bars
+WEEKLY = next(tf for tf in TIMEFRAMES.values() if tf.weekly)  # 1w
 TIMEFRAME_NAMES: tuple[str, ...] = tuple(TIMEFRAMES)  # by duration, 1m first
 
 
@@ -59,8 +89,8 @@ def derivation_sources(fetched: tuple[str, ...]) -> dict[str, str | None]:
     """
     for name in fetched:
         get_timeframe(name)
-    if "1w" in fetched:
-        raise ValueError("1w cannot be fetched: it is always derived from 1d by exchange week")
+    if any(TIMEFRAMES[n].weekly for n in fetched):
+        raise ValueError(f"{WEEKLY.name} cannot be fetched: it is always derived from {DAILY.name} by exchange week")
     fetched_intraday = sorted(
         (TIMEFRAMES[n] for n in fetched if TIMEFRAMES[n].intraday), key=lambda t: t.minutes or 0
     )
@@ -77,10 +107,10 @@ def derivation_sources(fetched: tuple[str, ...]) -> dict[str, str | None]:
                     f"timeframe (fetched: {', '.join(fetched)})"
                 )
             sources[tf.name] = finer[-1].name
-        elif tf.name == "1d":
+        elif tf.daily:
             if not fetched_intraday:
-                raise ValueError("1d must be fetched when no intraday timeframe is fetched")
-            sources["1d"] = fetched_intraday[0].name
+                raise ValueError(f"{tf.name} must be fetched when no intraday timeframe is fetched")
+            sources[tf.name] = fetched_intraday[0].name
         else:
-            sources["1w"] = "1d"
+            sources[tf.name] = DAILY.name
     return sources

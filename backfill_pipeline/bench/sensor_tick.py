@@ -32,7 +32,7 @@ import pandas as pd
 from backfill_pipeline.calendar_grid import expected_counts, expected_timestamps
 from backfill_pipeline.markets import MARKETS, Market, last_closed_sessions
 from backfill_pipeline.resample import week_labels
-from backfill_pipeline.timeframes import TIMEFRAME_NAMES, derivation_sources
+from backfill_pipeline.timeframes import TIMEFRAME_NAMES, derivation_sources, get_timeframe
 from backfill_pipeline.warehouse.bench_store import load_fresh
 from backfill_pipeline.warehouse.store import Warehouse
 
@@ -44,7 +44,7 @@ def grid_bars(
 ) -> pd.DataFrame:
     """Every bar the calendar expects for `sessions` (a flat synthetic price), with its session.
     For 1w: one bar per week, labelled with the week's first session, as the pipeline stores it."""
-    if timeframe == "1w":
+    if get_timeframe(timeframe).weekly:
         labels = pd.DatetimeIndex(week_labels(market, pd.Series(sessions)).unique())
         ts = labels.tz_localize("UTC")
         session = labels
@@ -90,9 +90,9 @@ def build(warehouse: Warehouse, symbols: dict[str, list[str]], sessions: dict[st
             for i, symbol in enumerate(syms):
                 keep = days[:-1] if i % 13 == 0 else days  # newest session never fetched
                 failed = days[-2] if i % 17 == 0 else None
-                frame = grid[grid["session"].isin(keep)] if timeframe != "1w" else grid
+                frame = grid[grid["session"].isin(keep)] if not get_timeframe(timeframe).weekly else grid
                 if failed is not None:
-                    frame = frame[frame["session"] != failed] if timeframe != "1w" else frame
+                    frame = frame[frame["session"] != failed] if not get_timeframe(timeframe).weekly else frame
                 frames[symbol] = frame
                 if sources[timeframe] is None:
                     per_session = frame.groupby("session").size()

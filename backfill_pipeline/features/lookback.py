@@ -47,14 +47,14 @@ def bars_per_session(market: Market, timeframe: str) -> int:
 
 
 def bars_per_year(market: Market, timeframe: str) -> float:
-    if timeframe == "1w":
+    if get_timeframe(timeframe).weekly:
         return float(WEEKS_PER_YEAR)
     return float(sessions_per_year(market) * bars_per_session(market, timeframe))
 
 
 def lookback_partitions(market: Market, timeframe: str, grain: str, lookback_bars: int) -> int:
     """Date partitions of `grain` before a partition that hold at least `lookback_bars` bars."""
-    if timeframe == "1w":
+    if get_timeframe(timeframe).weekly:
         per_partition = {"daily": 1, "weekly": 1, "monthly": 4}[grain]
     else:
         sessions = (_MIN_SESSIONS_24_7 if market.is_24_7 else _MIN_SESSIONS)[grain]

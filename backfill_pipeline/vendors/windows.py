@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from ..markets import Market, session_bounds, sessions_in_range, with_hours
+from ..timeframes import get_timeframe
 
 Window = tuple[pd.Timestamp, pd.Timestamp]
 
@@ -25,7 +26,7 @@ def to_label(ts: pd.Timestamp | str) -> pd.Timestamp:
 
 
 def describe_window(timeframe: str, start: pd.Timestamp, end: pd.Timestamp) -> str:
-    fmt = "%Y-%m-%d" if timeframe in ("1d", "1w") else "%Y-%m-%dT%H:%MZ"
+    fmt = "%Y-%m-%d" if get_timeframe(timeframe).dated else "%Y-%m-%dT%H:%MZ"
     return f"{timeframe} [{start.strftime(fmt)}, {end.strftime(fmt)})"
 
 

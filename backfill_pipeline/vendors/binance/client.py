@@ -22,6 +22,7 @@ import pandas as pd
 
 from ...bars import empty_bars, normalize_bars
 from ...markets import Market, get_market
+from ...timeframes import get_timeframe
 from ..client import ClientOptions, HttpClientBase
 from ..http import Reply
 from ..results import VendorFetchResult
@@ -86,7 +87,7 @@ class BinanceClient(HttpClientBase):
         if timeframe not in INTERVAL_MS:
             raise ValueError(f"binance: timeframe {timeframe!r} is not fetched; use one of {', '.join(INTERVAL_MS)}")
         pair = binance_symbol(symbol, self._market(symbol, market))
-        if timeframe == "1d":  # Binance days open at 00:00 UTC: the crypto session label
+        if get_timeframe(timeframe).daily:  # Binance days open at 00:00 UTC: the crypto session label
             lo, hi = to_label(start).tz_localize("UTC"), to_label(end).tz_localize("UTC")
         else:
             lo, hi = to_utc(start), to_utc(end)

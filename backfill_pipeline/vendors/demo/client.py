@@ -92,7 +92,7 @@ class DemoClient:
         if symbol in self.config.fail_symbols:
             raise VendorError(self.vendor, symbol, window, "injected failure")
         now = _utc(self._now()).value
-        if timeframe == "1d":
+        if TIMEFRAMES[timeframe].daily:
             bars = self._daily(symbol, start, end, now)
         else:
             bars = self._intraday(symbol, timeframe, start, end, now)

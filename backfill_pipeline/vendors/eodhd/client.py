@@ -34,6 +34,7 @@ import pandas as pd
 
 from ...bars import empty_bars, normalize_bars
 from ...markets import Market, get_market
+from ...timeframes import DAILY, get_timeframe
 from ..base import PlanError
 from ..client import ClientOptions, HttpClientBase
 from ..responses import Verdict
@@ -97,11 +98,11 @@ class EodhdClient(EodhdReferenceMixin, HttpClientBase):
     ) -> VendorFetchResult:
         mkt = self._market(symbol, market)
         ticker = eodhd_ticker(symbol, mkt)
-        if timeframe != "1d" and timeframe not in INTRADAY_MAX_DAYS:
-            served = ", ".join([*INTRADAY_MAX_DAYS, "1d"])
+        if timeframe != DAILY.name and timeframe not in INTRADAY_MAX_DAYS:
+            served = ", ".join([*INTRADAY_MAX_DAYS, DAILY.name])
             raise ValueError(f"eodhd: timeframe {timeframe!r} is not served; use one of {served}")
         with self._traced() as trace:
-            if timeframe == "1d":
+            if get_timeframe(timeframe).daily:
                 lo, hi = to_label(start), to_label(end)
                 bars = self._eod(ticker, symbol, lo, hi, trace) if lo < hi else empty_bars()
                 bars = clip_and_dedupe(bars, lo.tz_localize("UTC"), hi.tz_localize("UTC"))

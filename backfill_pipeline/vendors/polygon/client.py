@@ -32,6 +32,7 @@ import pandas as pd
 
 from ...bars import empty_bars, normalize_bars
 from ...markets import Market, get_market
+from ...timeframes import get_timeframe
 from ..base import PlanError
 from ..client import ClientOptions, HttpClientBase
 from ..responses import Verdict
@@ -112,7 +113,7 @@ class PolygonClient(PolygonReferenceMixin, HttpClientBase):
         ticker = polygon_ticker(symbol, mkt)
         multiplier, timespan = TIMESPANS[timeframe]
         with self._traced() as trace:
-            if timeframe == "1d":
+            if get_timeframe(timeframe).daily:
                 lo, hi = to_label(start), to_label(end)
                 frames = []
                 if lo < hi:
