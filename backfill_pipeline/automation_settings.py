@@ -1,7 +1,7 @@
 """Configuration of the schedules, sensors and retries (read with the other settings).
 
-Plain Python (no Dagster): `Settings.from_env` builds it, and every parse error names the
-environment variable, like the rest of the settings.
+Plain Python (no Dagster): `Settings.from_env` builds it through env.py's reader, so every
+parse error names the environment variable, like the rest of the settings.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 
+from backfill_pipeline.env import EnvReader, SettingsError
 from backfill_pipeline.timeframes import TIMEFRAMES, get_timeframe
 
 DEFAULT_DEPTH_DAYS: Mapping[str, int] = MappingProxyType({"1d": 5 * 365})
@@ -51,67 +52,38 @@ class AutomationConfig:
         return DEFAULT_INTRADAY_DEPTH_DAYS if get_timeframe(timeframe).intraday else DEFAULT_DEPTH_DAYS["1d"]
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> AutomationConfig:
-        cron = (env.get("BACKFILL_SCHEDULE_CRON") or "").strip() or None
+    def from_env(cls, env: Mapping[str, str] | EnvReader) -> AutomationConfig:
+        read = env if isinstance(env, EnvReader) else EnvReader(env)
+        cron = read.text("BACKFILL_SCHEDULE_CRON")
         if cron is not None:
             _check_cron(cron)
         depths = dict(DEFAULT_DEPTH_DAYS)
-        for name in env:  # only fetched timeframes' depths are used; derived ones follow their source
+        for name in read.names("BACKFILL_NEW_SYMBOL_DEPTH_"):  # only fetched timeframes' depths are used
             match = _DEPTH_RE.match(name)
             if match:
                 timeframe = match.group(1).lower()
                 if timeframe not in TIMEFRAMES:
-                    raise ValueError(f"{name}: unknown timeframe {timeframe!r}; known: {', '.join(TIMEFRAMES)}")
-                default = depths.get(timeframe, DEFAULT_INTRADAY_DEPTH_DAYS)
-                depths[timeframe] = _int(env, name, default, minimum=1)
-        status = (env.get("BACKFILL_AUTOMATION_DEFAULT_STATUS") or "stopped").strip().lower()
-        if status not in ("running", "stopped"):
-            raise ValueError(f"BACKFILL_AUTOMATION_DEFAULT_STATUS={status!r}: expected running or stopped")
-        universe = (env.get("BACKFILL_UNIVERSE_FILE") or "").strip()
+                    raise SettingsError(f"{name}: unknown timeframe {timeframe!r}; known: {', '.join(TIMEFRAMES)}")
+                depths[timeframe] = read.whole(name, depths.get(timeframe, DEFAULT_INTRADAY_DEPTH_DAYS), minimum=1)
+        universe = read.text("BACKFILL_UNIVERSE_FILE")
         return cls(
-            schedule_hour=_int(env, "BACKFILL_SCHEDULE_HOUR", 2, maximum=23),
-            schedule_minute=_int(env, "BACKFILL_SCHEDULE_MINUTE", 0, maximum=59),
+            schedule_hour=read.whole("BACKFILL_SCHEDULE_HOUR", 2, maximum=23),
+            schedule_minute=read.whole("BACKFILL_SCHEDULE_MINUTE", 0, maximum=59),
             schedule_cron=cron,
-            symbols_per_run=_int(env, "BACKFILL_SYMBOLS_PER_RUN", 100, minimum=1),
-            gap_interval_seconds=_int(env, "BACKFILL_GAP_SENSOR_INTERVAL_SECONDS", 900, minimum=30),
-            gap_window_hours=_int(env, "BACKFILL_GAP_WINDOW_HOURS", 48, minimum=1),
-            gap_max_attempts=_int(env, "BACKFILL_GAP_MAX_ATTEMPTS", 3, minimum=1),
-            gap_retry_minutes=_int(env, "BACKFILL_GAP_RETRY_MINUTES", 60, minimum=1),
-            rate_limit_cooldown_minutes=_int(env, "BACKFILL_RATE_LIMIT_COOLDOWN_MINUTES", 30),
-            stale_run_minutes=_int(env, "BACKFILL_GAP_STALE_RUN_MINUTES", 30),
+            symbols_per_run=read.whole("BACKFILL_SYMBOLS_PER_RUN", 100, minimum=1),
+            gap_interval_seconds=read.whole("BACKFILL_GAP_SENSOR_INTERVAL_SECONDS", 900, minimum=30),
+            gap_window_hours=read.whole("BACKFILL_GAP_WINDOW_HOURS", 48, minimum=1),
+            gap_max_attempts=read.whole("BACKFILL_GAP_MAX_ATTEMPTS", 3, minimum=1),
+            gap_retry_minutes=read.whole("BACKFILL_GAP_RETRY_MINUTES", 60, minimum=1),
+            rate_limit_cooldown_minutes=read.whole("BACKFILL_RATE_LIMIT_COOLDOWN_MINUTES", 30),
+            stale_run_minutes=read.whole("BACKFILL_GAP_STALE_RUN_MINUTES", 30),
             universe_file=Path(universe) if universe else Path("universe.yaml"),
             new_symbol_depth_days=MappingProxyType(depths),
-            fetch_retries=_int(env, "BACKFILL_FETCH_RETRIES", 3),
-            fetch_retry_delay_seconds=_float(env, "BACKFILL_FETCH_RETRY_DELAY_SECONDS", 30.0),
-            default_running=status == "running",
+            fetch_retries=read.whole("BACKFILL_FETCH_RETRIES", 3),
+            fetch_retry_delay_seconds=read.seconds("BACKFILL_FETCH_RETRY_DELAY_SECONDS", 30.0),
+            default_running=read.choice("BACKFILL_AUTOMATION_DEFAULT_STATUS", ("running", "stopped"), "stopped")
+            == "running",
         )
-
-
-def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0, maximum: int | None = None) -> int:
-    raw = env.get(name)
-    if raw is None or not raw.strip():
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        value = minimum - 1
-    if value < minimum or (maximum is not None and value > maximum):
-        bound = f"between {minimum} and {maximum}" if maximum is not None else f">= {minimum}"
-        raise ValueError(f"{name}={raw!r} must be a whole number {bound}")
-    return value
-
-
-def _float(env: Mapping[str, str], name: str, default: float) -> float:
-    raw = env.get(name)
-    if raw is None or not raw.strip():
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        value = -1.0
-    if not value >= 0:
-        raise ValueError(f"{name}={raw!r} must be a number of seconds >= 0")
-    return value
 
 
 def _check_cron(cron: str) -> None:
@@ -121,4 +93,4 @@ def _check_cron(cron: str) -> None:
 
     fields_ = cron.split()
     if len(fields_) != 5 or not all(_CRON_FIELD.match(f) for f in fields_) or not is_valid_cron_string(cron):
-        raise ValueError(f"BACKFILL_SCHEDULE_CRON={cron!r} is not a 5-field cron string (e.g. '0 2,14 * * *')")
+        raise SettingsError(f"BACKFILL_SCHEDULE_CRON={cron!r} is not a 5-field cron string (e.g. '0 2,14 * * *')")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 import dagster as dg
 
 from backfill_pipeline.assets.corporate_actions import build_corporate_actions_assets
@@ -12,7 +10,7 @@ from backfill_pipeline.assets.macro import build_macro_assets
 from backfill_pipeline.assets.ohlcv import build_ohlcv_assets
 from backfill_pipeline.assets.reports import build_report_assets
 from backfill_pipeline.automation.build import build_automation
-from backfill_pipeline.executors import executor_from_env
+from backfill_pipeline.executors import executor_for
 from backfill_pipeline.names import bars_resource_key
 from backfill_pipeline.resources.bar_vendors import vendor_resources
 from backfill_pipeline.resources.corporate_actions import corporate_actions_resource
@@ -48,4 +46,5 @@ def build_definitions(settings: Settings, executor: dg.ExecutorDefinition | None
 
 @dg.definitions
 def defs() -> dg.Definitions:
-    return build_definitions(Settings.from_env(), executor_from_env(os.environ))
+    settings = Settings.from_env()
+    return build_definitions(settings, executor_for(settings.executor))

@@ -21,9 +21,11 @@ from typing import Any
 
 import dagster as dg
 
-EXECUTORS = ("default", "celery")
-BROKER_ENV = "BACKFILL_CELERY_BROKER_URL"
-BACKEND_ENV = "BACKFILL_CELERY_BACKEND_URL"
+from backfill_pipeline.env import EnvReader
+from backfill_pipeline.settings import BACKEND_ENV, BROKER_ENV, EXECUTORS, ExecutorSettingError, read_executor
+
+__all__ = ["BACKEND_ENV", "BROKER_ENV", "CELERY_CONFIG", "EXECUTORS", "ExecutorSettingError", "executor_for",
+           "executor_from_env"]
 
 # Shared by the executor (run side) and docker/celery.yaml (worker side).
 CELERY_CONFIG: dict[str, Any] = {
@@ -43,21 +45,16 @@ CELERY_CONFIG: dict[str, Any] = {
 }
 
 
-class ExecutorSettingError(ValueError):
-    pass
-
-
 def executor_from_env(env: Mapping[str, str]) -> dg.ExecutorDefinition | None:
-    """The executor named by BACKFILL_EXECUTOR (`default` or `celery`); None keeps Dagster's
-    default (multiprocess: every step a subprocess of the run)."""
-    name = env.get("BACKFILL_EXECUTOR", "default").strip().lower() or "default"
-    if name not in EXECUTORS:
-        raise ExecutorSettingError(f"BACKFILL_EXECUTOR={name!r}: expected one of {', '.join(EXECUTORS)}")
+    """The executor named by BACKFILL_EXECUTOR in `env` (settings.read_executor checks it)."""
+    return executor_for(read_executor(EnvReader(env)))
+
+
+def executor_for(name: str) -> dg.ExecutorDefinition | None:
+    """`default` or `celery` (Settings.executor); None keeps Dagster's default (multiprocess:
+    every step a subprocess of the run)."""
     if name == "default":
         return None
-    missing = [var for var in (BROKER_ENV, BACKEND_ENV) if not env.get(var)]
-    if missing:
-        raise ExecutorSettingError(f"BACKFILL_EXECUTOR=celery needs {' and '.join(missing)} (redis://...)")
     try:
         from dagster_celery import celery_executor
     except ImportError:

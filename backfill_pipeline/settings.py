@@ -1,17 +1,22 @@
 """Settings read from the environment when definitions are built (never at import).
 
-Every knob has a default that runs the embedded setup (SQLite + offline demo vendor).
+`Settings.from_env` is the one reader of the project's environment variables (through
+env.py's typed reader, so each error names its variable): partitions, markets, vendors and
+their plan budgets, checks, features, macro, automation, the warehouse URL, the Dagster home
+and the executor. Every knob has a default that runs the embedded setup (SQLite + offline
+demo vendor). Secrets (API keys, the Celery broker's password) are not held here: resources
+read them through dg.EnvVar in the process that uses them.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from backfill_pipeline.automation_settings import AutomationConfig
+from backfill_pipeline.env import EnvReader, SettingsError
 from backfill_pipeline.features.windows import FeatureWindows
 from backfill_pipeline.macro.series import MacroConfig
 from backfill_pipeline.markets import CALENDAR_START, HOURS, MARKETS, Market, get_market, with_hours
@@ -25,9 +30,14 @@ VENDORS = tuple(SPECS)
 VENDOR_TIMEFRAMES: dict[str, tuple[str, ...]] = {name: spec.timeframes for name, spec in SPECS.items()}
 DEFAULT_PARTITIONS_START = dt.date(2020, 1, 1)
 DEFAULT_NO_TRADES_TOLERANCE = 0.05
+ACTIONS_VENDORS = ("demo", "polygon", "eodhd")
+EXECUTORS = ("default", "celery")  # executors.py builds them
+BROKER_ENV = "BACKFILL_CELERY_BROKER_URL"
+BACKEND_ENV = "BACKFILL_CELERY_BACKEND_URL"
 
 
-class SettingsError(ValueError):
+
+class ExecutorSettingError(SettingsError):
     pass
 
 
@@ -49,6 +59,15 @@ class Settings:
     # per-key budgets by plan: BACKFILL_<VENDOR>_REQUESTS_PER_WINDOW, _WINDOW_SECONDS, _MAX_WAIT_SECONDS,
     # BACKFILL_EODHD_DAILY_CALLS (vendors/limits.py); None: the documented free tiers
     vendor_limits: Mapping[str, VendorLimits] | None = None
+    # BACKFILL_WAREHOUSE_URL, checked (check_warehouse_url); None (and from_env without it): a
+    # SQLite file in the Dagster home. A password in it is never shown (warehouse/urls.py: redact_url).
+    warehouse_url: str | None = None
+    dagster_home: Path | None = None  # DAGSTER_HOME; None: ./.dagster_home for the warehouse default
+    executor: str = "default"  # BACKFILL_EXECUTOR: default | celery (needs BACKFILL_CELERY_*_URL; executors.py)
+
+    def warehouse(self) -> str:
+        """The warehouse URL: BACKFILL_WAREHOUSE_URL, else warehouse.db in the Dagster home."""
+        return self.warehouse_url or default_warehouse_url(self.dagster_home)
 
     def limits(self, vendor: str) -> VendorLimits:
         """`vendor`'s per-key budget as configured (the documented free tier by default)."""
@@ -78,69 +97,68 @@ class Settings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
-        env = os.environ if env is None else env
-        grain = env.get("BACKFILL_PARTITION_GRAIN", "daily").strip().lower()
-        if grain not in GRAINS:
-            raise SettingsError(f"BACKFILL_PARTITION_GRAIN={grain!r}: expected one of {', '.join(GRAINS)}")
-        start = _parse_date("BACKFILL_PARTITIONS_START", env.get("BACKFILL_PARTITIONS_START"), DEFAULT_PARTITIONS_START)
+        read = EnvReader(env)
+        grain = read.choice("BACKFILL_PARTITION_GRAIN", GRAINS, "daily")
+        start = read.date("BACKFILL_PARTITIONS_START", DEFAULT_PARTITIONS_START)
         if start < CALENDAR_START:
             raise SettingsError(f"BACKFILL_PARTITIONS_START={start} is before the calendar start {CALENDAR_START}")
-        hours = _parse_hours(env)
         fetched: dict[str, tuple[str, ...]] = {}
         vendors: dict[str, str] = {}
-        default_fetched = env.get("BACKFILL_FETCHED_TIMEFRAMES")
+        default_fetched = read.text("BACKFILL_FETCHED_TIMEFRAMES")
         for market in MARKETS:
-            raw = env.get(f"BACKFILL_FETCHED_TIMEFRAMES_{market.upper()}", default_fetched)
+            raw = read.text(f"BACKFILL_FETCHED_TIMEFRAMES_{market.upper()}", default_fetched)
             if raw:
                 fetched[market] = _parse_timeframes(market, raw)
-            vendor = env.get(f"BACKFILL_VENDOR_{market.upper()}", "demo").strip().lower()
-            if vendor not in VENDORS:
-                raise SettingsError(
-                    f"BACKFILL_VENDOR_{market.upper()}={vendor!r}: expected one of {', '.join(VENDORS)}"
-                )
-            vendors[market] = vendor
+            vendor = vendors[market] = read.choice(f"BACKFILL_VENDOR_{market.upper()}", VENDORS, "demo")
             unserved = set(fetched.get(market, DEFAULT_FETCHED)) - set(VENDOR_TIMEFRAMES[vendor])
             if unserved:
                 raise SettingsError(
                     f"vendor {vendor} of {market} does not serve {', '.join(sorted(unserved))}; it serves "
                     f"{', '.join(VENDOR_TIMEFRAMES[vendor])} (set BACKFILL_FETCHED_TIMEFRAMES_{market.upper()})"
                 )
-        tolerance: dict[str, float] = {}
-        for name, raw in env.items():
-            if name == "BACKFILL_NO_TRADES_TOLERANCE" or name.startswith("BACKFILL_NO_TRADES_TOLERANCE_"):
-                tolerance[_tolerance_key(name)] = _parse_share(name, raw)
-        freshness = _parse_int("BACKFILL_FRESHNESS_SESSIONS", env.get("BACKFILL_FRESHNESS_SESSIONS"), 1)
-        actions_vendor = env.get("BACKFILL_CORPORATE_ACTIONS_VENDOR", "demo").strip().lower()
-        if actions_vendor not in ("demo", "polygon", "eodhd"):
-            raise SettingsError(f"BACKFILL_CORPORATE_ACTIONS_VENDOR={actions_vendor!r}: expected demo, polygon or eodhd")
+        tolerance = {_tolerance_key(name): read.share(name, DEFAULT_NO_TRADES_TOLERANCE)
+                     for name in read.names("BACKFILL_NO_TRADES_TOLERANCE")
+                     if (name == "BACKFILL_NO_TRADES_TOLERANCE" or name.startswith("BACKFILL_NO_TRADES_TOLERANCE_"))
+                     and read.raw(name) is not None}
         try:
-            features, macro = FeatureWindows.from_env(env), MacroConfig.from_env(env)
-            automation = AutomationConfig.from_env(env)
-            vendor_limits = limits_from_env(env)
+            features, macro = FeatureWindows.from_env(read.env), MacroConfig.from_env(read.env)
         except ValueError as exc:
             raise SettingsError(str(exc)) from None
+        home = read.text("DAGSTER_HOME")
         return cls(
-            partition_grain=grain, partitions_start=start, fetched=fetched, vendors=vendors, hours=hours,
-            no_trades_tolerance=tolerance, freshness_sessions=freshness, corporate_actions_vendor=actions_vendor,
-            features=features, macro=macro, automation=automation, vendor_limits=vendor_limits,
+            partition_grain=grain, partitions_start=start, fetched=fetched, vendors=vendors, hours=_parse_hours(read),
+            no_trades_tolerance=tolerance, freshness_sessions=read.whole("BACKFILL_FRESHNESS_SESSIONS", 1),
+            corporate_actions_vendor=read.choice("BACKFILL_CORPORATE_ACTIONS_VENDOR", ACTIONS_VENDORS, "demo"),
+            features=features, macro=macro, automation=AutomationConfig.from_env(read),
+            vendor_limits=limits_from_env(read.env), warehouse_url=read_warehouse_url(read),
+            dagster_home=Path(home) if home else None, executor=read_executor(read),
         )
 
 
-def _parse_hours(env: Mapping[str, str]) -> dict[str, str]:
+def read_executor(read: EnvReader) -> str:
+    """BACKFILL_EXECUTOR (default | celery); celery needs both BACKFILL_CELERY_*_URL variables set."""
+    try:
+        name = read.choice("BACKFILL_EXECUTOR", EXECUTORS, "default")
+    except SettingsError as exc:
+        raise ExecutorSettingError(str(exc)) from None
+    missing = [var for var in (BROKER_ENV, BACKEND_ENV) if read.raw(var) is None]
+    if name == "celery" and missing:
+        raise ExecutorSettingError(f"BACKFILL_EXECUTOR=celery needs {' and '.join(missing)} (redis://...)")
+    return name
+
+
+def _parse_hours(read: EnvReader) -> dict[str, str]:
     """BACKFILL_<MARKET>_HOURS: regular (default) or extended; extended on a 24/7 market is an error."""
     hours: dict[str, str] = {}
     for market in MARKETS:
         name = f"BACKFILL_{market.upper()}_HOURS"
-        raw = env.get(name)
-        if raw is None or not raw.strip():
+        if read.raw(name) is None:
             continue
-        value = raw.strip().lower()
-        if value not in HOURS:
-            raise SettingsError(f"{name}={raw!r}: expected one of {', '.join(HOURS)}")
+        value = read.choice(name, HOURS, "regular")
         try:
             with_hours(MARKETS[market], value)
         except ValueError as exc:
-            raise SettingsError(f"{name}={raw!r}: {exc}") from None
+            raise SettingsError(f"{name}={read.raw(name)!r}: {exc}") from None
         hours[market] = value
     return hours
 
@@ -163,37 +181,6 @@ def _tolerance_key(name: str) -> str:
     raise SettingsError(f"{name}: unknown market in the name; known markets: {', '.join(MARKETS)}")
 
 
-def _parse_share(name: str, raw: str) -> float:
-    try:
-        value = float(raw)
-    except ValueError:
-        value = -1.0
-    if not 0.0 <= value <= 1.0:
-        raise SettingsError(f"{name}={raw!r} must be a number between 0 and 1")
-    return value
-
-
-def _parse_int(name: str, raw: str | None, default: int) -> int:
-    if raw is None or not raw.strip():
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise SettingsError(f"{name}={raw!r} must be a whole number >= 0")
-    return value
-
-
-def _parse_date(name: str, raw: str | None, default: dt.date) -> dt.date:
-    if not raw:
-        return default
-    try:
-        return dt.date.fromisoformat(raw.strip())
-    except ValueError:
-        raise SettingsError(f"{name}={raw!r} is not a date (YYYY-MM-DD)") from None
-
-
 def _parse_timeframes(market: str, raw: str) -> tuple[str, ...]:
     names = tuple(n.strip() for n in raw.split(",") if n.strip())
     try:
@@ -205,25 +192,30 @@ def _parse_timeframes(market: str, raw: str) -> tuple[str, ...]:
     return names
 
 
-def dagster_home() -> Path | None:
-    home = os.environ.get("DAGSTER_HOME")
-    return Path(home) if home else None
-
-
 WAREHOUSE_BACKENDS = ("sqlite", "postgresql")
 
 
 def warehouse_url(env: Mapping[str, str] | None = None) -> str:
+    """The warehouse URL from `env` (default: the process environment), as Settings reads it.
+    For the resource, which resolves it in the run's own process (so a password never reaches
+    run config), and for commands that need nothing else."""
+    return read_warehouse_url(EnvReader(env))
+
+
+def read_warehouse_url(read: EnvReader) -> str:
     """BACKFILL_WAREHOUSE_URL (checked: check_warehouse_url), else a SQLite file in
     $DAGSTER_HOME, or in ./.dagster_home (the home `backfill-pipeline` creates there, so every
     command finds the demo's bars without DAGSTER_HOME exported); the warehouse creates its
     directory."""
-    env = os.environ if env is None else env
-    url = env.get("BACKFILL_WAREHOUSE_URL")
+    url = read.text("BACKFILL_WAREHOUSE_URL")
     if url:
         return check_warehouse_url(url, "BACKFILL_WAREHOUSE_URL")
-    home = env.get("DAGSTER_HOME")
-    base = Path(home) if home else Path.cwd() / ".dagster_home"
+    home = read.text("DAGSTER_HOME")
+    return default_warehouse_url(Path(home) if home else None)
+
+
+def default_warehouse_url(home: Path | None) -> str:
+    base = home if home is not None else Path.cwd() / ".dagster_home"
     return f"sqlite:///{(base / 'warehouse.db').resolve()}"
 
 

@@ -15,7 +15,7 @@ from backfill_pipeline.gap_file import GapEntry, GapFileError, parse
 from backfill_pipeline.instance import get_instance, list_symbols
 from backfill_pipeline.launch import BACKFILL_TAG, Plan, launch_in_instance, partition_check, plan
 from backfill_pipeline.markets import get_market
-from backfill_pipeline.settings import Settings, warehouse_url
+from backfill_pipeline.settings import Settings
 from backfill_pipeline.vendor_config import env_problems
 
 if TYPE_CHECKING:
@@ -41,9 +41,7 @@ def backfill_cmd(from_file, market, symbols, timeframes, start, end, days, dry_r
 
     With --wait, follow it to the end (partitions done / total, runs, bars, requests, ETA) and
     exit 1 listing the failed partitions if any failed."""
-    settings = load_settings()
-    if not url:  # the runs will read this environment: a bad warehouse URL would fail every one
-        warehouse_url()
+    settings = load_settings()  # checks the warehouse URL too: the runs will read this environment
     instance = get_instance()
     registered = {}
     in_partitions = partition_check(settings)

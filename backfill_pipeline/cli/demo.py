@@ -13,7 +13,6 @@ from backfill_pipeline.gaps import scan
 from backfill_pipeline.instance import add_symbols, ensure_dagster_home, get_instance
 from backfill_pipeline.markets import Market, last_closed_sessions
 from backfill_pipeline.report import matrix, series_report
-from backfill_pipeline.settings import warehouse_url
 from backfill_pipeline.timeframes import TIMEFRAME_NAMES, derivation_sources
 from backfill_pipeline.warehouse.urls import redact_url
 
@@ -66,7 +65,7 @@ def demo_cmd(days: int, symbols: tuple[str, ...], market: str | None, timeframes
 
     started = time.perf_counter()
     home = ensure_dagster_home()
-    click.echo(f"DAGSTER_HOME={home}\nwarehouse={redact_url(warehouse_url())}")
+    click.echo(f"DAGSTER_HOME={home}\nwarehouse={redact_url(settings.warehouse())}")
     defs = build_definitions(settings)
     instance = get_instance()
     runs = []
@@ -85,7 +84,7 @@ def demo_cmd(days: int, symbols: tuple[str, ...], market: str | None, timeframes
                        f"-> {summary.bars_written} bars, {summary.requests} vendor requests")
     elapsed = time.perf_counter() - started
 
-    warehouse = Warehouse(warehouse_url())
+    warehouse = Warehouse(settings.warehouse())
     tables = [scan(warehouse, settings.market(n), syms, list(chosen), sessions_by_market[n],
                    derivation_sources(settings.fetched_timeframes(n))) for n, syms in universe.items()]
     warehouse.dispose()

@@ -13,7 +13,6 @@ from backfill_pipeline.cli.scan import run_scan
 from backfill_pipeline.cli.scope import resolve_scopes, scope_options
 from backfill_pipeline.instance import get_instance, list_symbols
 from backfill_pipeline.report import ReportFileError, compare, heatmap, matrix, series_report, to_json, to_markdown
-from backfill_pipeline.settings import warehouse_url
 
 
 @click.command("report")
@@ -42,7 +41,7 @@ def report_cmd(market, symbols, timeframes, start, end, days, fmt, output, heatm
     table = run_scan(settings, scopes, echo=lambda msg: click.echo(msg, err=True))
     from backfill_pipeline.warehouse.store import Warehouse
 
-    warehouse = Warehouse(warehouse_url())
+    warehouse = Warehouse(settings.warehouse())
     bounds = pd.concat(
         [warehouse.series_bounds(sc.market.name, sc.sessions[0].date(), sc.sessions[-1].date()).assign(market=sc.market.name)
          for sc in scopes if len(sc.sessions)], ignore_index=True)

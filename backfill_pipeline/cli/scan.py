@@ -14,14 +14,14 @@ from backfill_pipeline.cli.scope import resolve_scopes, scope_options
 from backfill_pipeline.gap_file import format_json, format_text
 from backfill_pipeline.gaps import GAP_CLASSES, scan, summarize
 from backfill_pipeline.instance import get_instance, list_symbols
-from backfill_pipeline.settings import Settings, warehouse_url
+from backfill_pipeline.settings import Settings
 from backfill_pipeline.timeframes import derivation_sources
 
 
 def run_scan(settings: Settings, scopes, recount: bool = False, echo=None) -> pd.DataFrame:
     from backfill_pipeline.warehouse.store import Warehouse
 
-    warehouse = Warehouse(warehouse_url())
+    warehouse = Warehouse(settings.warehouse())
     try:
         tables = [
             scan(warehouse, sc.market, sc.symbols, sc.timeframes, sc.sessions,

@@ -9,7 +9,6 @@ import pandas as pd
 
 from backfill_pipeline.cli.params import load_settings, market_option, symbols_arg
 from backfill_pipeline.markets import MARKETS
-from backfill_pipeline.settings import warehouse_url
 
 _FORMAT = click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 
@@ -27,8 +26,9 @@ def status_cmd(market: str | None, batches: int, fmt: str) -> None:
     from backfill_pipeline.scale import scale_warning
     from backfill_pipeline.warehouse.store import Warehouse
 
+    settings = load_settings()
     instance = get_instance()
-    warehouse = Warehouse(warehouse_url())
+    warehouse = Warehouse(settings.warehouse())
     try:
         found = {m: recent_batches(instance, warehouse, m, batches) for m in markets}
     finally:
@@ -36,7 +36,6 @@ def status_cmd(market: str | None, batches: int, fmt: str) -> None:
     if fmt == "json":
         click.echo(json.dumps({m: [b.as_dict() for b in bs] for m, bs in found.items()}, indent=1))
         return
-    settings = load_settings()
     for name, items in found.items():
         warning = scale_warning(settings.market(name), settings.partition_grain, settings.partitions_start,
                                 len(list_symbols(instance, settings.market(name))))
@@ -75,7 +74,7 @@ def history_cmd(symbol: str | None, market: str | None, status: str | None, limi
     from backfill_pipeline.warehouse.status_queries import history
     from backfill_pipeline.warehouse.store import Warehouse
 
-    warehouse = Warehouse(warehouse_url())
+    warehouse = Warehouse(load_settings().warehouse())
     try:
         frame = history(warehouse, mkt, sym, limit, status)
     finally:

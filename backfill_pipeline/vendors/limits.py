@@ -8,9 +8,10 @@ vendor without keys (Binance, limited per IP) has a single bucket.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+
+from ..env import EnvReader
 
 
 @dataclass(frozen=True)
@@ -81,33 +82,18 @@ def limits_from_env(env: Mapping[str, str]) -> dict[str, VendorLimits]:
     BACKFILL_<VENDOR>_MAX_WAIT_SECONDS     how long a request waits for budget before failing as rate limited
     BACKFILL_EODHD_DAILY_CALLS             EODHD's daily quota of API calls per key (intraday request = 5)
 
-    with VENDOR one of POLYGON, EODHD, FRED, BINANCE. A bad value is a ValueError naming the variable.
+    with VENDOR one of POLYGON, EODHD, FRED, BINANCE. A bad value is a SettingsError naming the variable.
     """
+    read = EnvReader(env)
     out: dict[str, VendorLimits] = {}
     for vendor, base in _free_tiers().items():
         prefix = f"BACKFILL_{vendor.upper()}_"
         first = base.rates[0]
-        per = _positive(env, f"{prefix}REQUESTS_PER_WINDOW", whole=True)
-        window = _positive(env, f"{prefix}WINDOW_SECONDS", whole=False)
-        rates = [Rate(int(per or first.limit), window or first.window_s, first.weighted), *base.rates[1:]]
+        per = read.whole(f"{prefix}REQUESTS_PER_WINDOW", first.limit, minimum=1)
+        window = read.seconds(f"{prefix}WINDOW_SECONDS", first.window_s, allow_zero=False)
+        rates = [Rate(per, window, first.weighted), *base.rates[1:]]
         if vendor == "eodhd":
-            daily = _positive(env, "BACKFILL_EODHD_DAILY_CALLS", whole=True)
-            if daily:
-                rates[1] = replace(rates[1], limit=int(daily))
-        wait = _positive(env, f"{prefix}MAX_WAIT_SECONDS", whole=False, allow_zero=True)
-        out[vendor] = VendorLimits(tuple(rates), base.max_wait_seconds if wait is None else wait)
+            rates[1] = replace(rates[1], limit=read.whole("BACKFILL_EODHD_DAILY_CALLS", rates[1].limit, minimum=1))
+        wait = read.seconds(f"{prefix}MAX_WAIT_SECONDS", base.max_wait_seconds)
+        out[vendor] = VendorLimits(tuple(rates), wait)
     return out
-
-
-def _positive(env: Mapping[str, str], name: str, *, whole: bool, allow_zero: bool = False) -> float | None:
-    raw = env.get(name)
-    if raw is None or not raw.strip():
-        return None
-    try:
-        value = int(raw) if whole else float(raw)
-    except ValueError:
-        value = -1
-    if not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
-        kind = "a whole number" if whole else "a number of seconds"
-        raise ValueError(f"{name}={raw!r} must be {kind} {'>= 0' if allow_zero else '> 0'}")
-    return float(value)
