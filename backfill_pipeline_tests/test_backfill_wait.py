@@ -2,12 +2,15 @@
 follows it, on the repository's dagster.yaml (the batched SQLite event log storage)."""
 
 import os
+import re
 import shutil
 import signal
 import subprocess
 import sys
 
+import click
 import pytest
+from click.testing import CliRunner
 
 from backfill_pipeline.instance import repo_instance_yaml
 from backfill_pipeline.testing.fake_polygon import FakePolygon
@@ -44,6 +47,12 @@ def daemon(daemon_env, cli_run, tmp_path):
 
 
 def test_wait_follows_the_backfill_to_its_end_and_lists_failed_partitions(cli_run, daemon):
+    # A second backfill that succeeds, added first without --wait: the daemon runs both in the
+    # same ticks (30 s each), instead of the second starting after the first has ended.
+    ok = cli_run("backfill", "--market", "crypto", "--symbols", "BTC-USD", "--timeframes", "1d", "--start",
+                 "2024-03-04", "--end", "2024-03-05")
+    assert ok.exit_code == 0, ok.output
+    (ok_id,) = re.findall(r"added backfill (\S+) to the instance", ok.output)
     result = cli_run("backfill", "--symbols", "SPY,BTC-USD", "--timeframes", "1m,1h", "--start", "2024-03-04",
                      "--end", "2024-03-05", "--title", "two markets", "--wait", "--poll", "1", "--timeout", "300")
     out = result.output
@@ -57,11 +66,20 @@ def test_wait_follows_the_backfill_to_its_end_and_lists_failed_partitions(cli_ru
     assert "  ohlcv/us_equities/1m: 2024-03-04|SPY, 2024-03-05|SPY" in out
     assert "  ohlcv/us_equities/1h: 2024-03-04|SPY, 2024-03-05|SPY" in out
 
-    ok = cli_run("backfill", "--market", "crypto", "--symbols", "BTC-USD", "--timeframes", "1d", "--start",
-                 "2024-03-04", "--end", "2024-03-05", "--wait", "--poll", "1", "--timeout", "300")
-    assert ok.exit_code == 0, ok.output
-    assert "COMPLETED_SUCCESS: partitions 2/2 done (2 materialized, 0 failed)" in ok.output
-    assert "failed partitions" not in ok.output
+    # --wait's follower on the backfill that succeeded: exit 0, no failed partitions
+    followed = CliRunner().invoke(_follow, [ok_id], catch_exceptions=False)
+    assert followed.exit_code == 0, followed.output
+    assert "COMPLETED_SUCCESS: partitions 2/2 done (2 materialized, 0 failed)" in followed.output
+    assert "failed partitions" not in followed.output
+
+
+@click.command()
+@click.argument("backfill_id")
+def _follow(backfill_id: str) -> None:
+    """What `backfill --wait` runs after launching (cli/backfill.py), for a backfill launched earlier."""
+    from backfill_pipeline.cli.follow import follow_backfill
+
+    follow_backfill(backfill_id, None, 1.0, 300.0)
 
 
 def test_wait_names_a_backfill_the_instance_does_not_hold(cli_run):

@@ -41,9 +41,9 @@ def follow_backfill(backfill_id: str, url: str | None, poll_s: float, timeout_s:
     """Follow through the local instance (the one at $DAGSTER_HOME); with only a webserver URL
     whose instance is elsewhere, through its GraphQL API (status and runs only)."""
     from backfill_pipeline.backfill_follow import follow, summary_line
+    from backfill_pipeline.cli.params import load_settings
     from backfill_pipeline.dagster_private import backfill_partitions
     from backfill_pipeline.instance import get_instance
-    from backfill_pipeline.settings import warehouse_url
     from backfill_pipeline.warehouse.store import Warehouse
 
     if url:
@@ -57,7 +57,7 @@ def follow_backfill(backfill_id: str, url: str | None, poll_s: float, timeout_s:
     if not _daemon_alive(instance):
         click.echo("note: no dagster-daemon has reported to this instance in the last minute; the backfill "
                    "starts when one runs with the same DAGSTER_HOME (`dagster dev` or `dagster-daemon run`)")
-    warehouse = Warehouse(warehouse_url())
+    warehouse = Warehouse(load_settings().warehouse())
     display = _Display(sys.stdout.isatty())
     try:
         final = follow(instance, warehouse, backfill_id, display.update, poll_s=poll_s,
