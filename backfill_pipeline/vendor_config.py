@@ -8,10 +8,10 @@ the variables it can see before launching anything. Messages never show a key.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterable, Mapping
 from urllib.parse import urlsplit
 
+from backfill_pipeline.env import EnvReader
 from backfill_pipeline.vendors.keys import parse_key_list
 
 # Vendors whose requests carry an API key from <VENDOR>_API_KEYS.
@@ -47,14 +47,15 @@ def check_base_url(name: str, url: str) -> str:
 def env_problems(vendors: Iterable[str], env: Mapping[str, str] | None = None) -> list[str]:
     """Problems of the variables set in `env` for `vendors` (an unset variable is not a
     problem here: the process that runs the steps may hold it)."""
-    env = os.environ if env is None else env
+    read = EnvReader(env)
     problems = []
     for vendor in sorted(set(vendors)):
         keys_var, url_var = f"{vendor.upper()}_API_KEYS", f"{vendor.upper()}_BASE_URL"
-        if vendor in KEYED_VENDORS and keys_var in env:
-            problems += _problem(key_list, vendor, env[keys_var])
-        if env.get(url_var):
-            problems += _problem(check_base_url, url_var, env[url_var])
+        if vendor in KEYED_VENDORS and keys_var in read.env:  # set but blank is a problem here
+            problems += _problem(key_list, vendor, read.env[keys_var])
+        url = read.raw(url_var)
+        if url is not None:
+            problems += _problem(check_base_url, url_var, url)
     return problems
 
 
