@@ -19,6 +19,10 @@ from backfill_pipeline_tests.helpers import materialize
 from backfill_pipeline_tests.instances import shipped_instance
 
 EQ = MARKETS["us_equities"]
+# Several Dagster runs per test (each sensor request executed): the slow tier. The fast tier
+# keeps test_gap_sensor.py (which runs the sensors request, for every gap class) and
+# test_ohlcv_assets.py (a ranged run fills its partitions, 1w follows 1d).
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
