@@ -6,7 +6,6 @@ tick or a CLI command at run time.
 
 import datetime as dt
 import inspect
-import os
 
 import dagster as dg
 
@@ -54,104 +53,7 @@ def test_a_run_worker_pid_reported_as_dagster_does_is_read_back():
         instance.report_engine_event("Started process for run (pid: 4321).", run, dp.EngineEventData.in_process(4321))
         pid, reported_at = worker_pid(instance, run.run_id)
         assert pid == 4321 and reported_at > 0
-# --- BatchedSqliteEventLogStorage: the embedded instance's event log (dagster.yaml) ---
-
-_DAYS = dg.DailyPartitionsDefinition(start_date="2024-01-01", end_date="2024-01-11")
-
-
-def _ranged_assets(fail: bool) -> list[dg.AssetsDefinition]:
-    @dg.asset(partitions_def=_DAYS, backfill_policy=dg.BackfillPolicy.single_run())
-    def days(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-        if fail:
-            raise dg.Failure("vendor down")
-        return dg.MaterializeResult(metadata={"run_rows": len(context.partition_keys)})
-
-    @dg.asset(partitions_def=_DAYS, deps=[days], backfill_policy=dg.BackfillPolicy.single_run())
-    def derived(context: dg.AssetExecutionContext) -> None:
-        return None
-
-    return [days, derived]
-
-
-def _run_ranged(instance: dg.DagsterInstance, fail: bool = False) -> bool:
-    first, last = ("2024-01-09", "2024-01-10") if fail else ("2024-01-02", "2024-01-08")
-    tags = {"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last}
-    return dg.materialize(_ranged_assets(fail), instance=instance, tags=tags, raise_on_error=False).success
-
-
-def _batched_instance(home: str) -> dg.DagsterInstance:
-    config = {"module": "backfill_pipeline.dagster_private", "class": "BatchedSqliteEventLogStorage"}
-    return dg.instance_for_test(temp_dir=home, overrides={"event_log_storage": config})
-
-
-def _partition_view(instance: dg.DagsterInstance) -> dict:
-    keys = _DAYS.get_partition_keys()
-    out = {}
-    for name in ("days", "derived"):
-        key = dg.AssetKey(name)
-        statuses = instance.get_status_by_partition(key, keys, _DAYS)
-        latest = instance.get_latest_materialization_event(key)
-        records = instance.fetch_materializations(key, limit=100).records
-        out[name] = {
-            "status": {k: str(v) for k, v in (statuses or {}).items()},
-            "materialized": sorted(instance.get_materialized_partitions(key)),
-            "latest": latest.dagster_event.partition if latest and latest.dagster_event else None,
-            "records": sorted(r.partition_key or "" for r in records),
-        }
-    return out
-
-
-def test_batched_sqlite_event_log_stores_what_dagsters_own_does(tmp_path, monkeypatch):
-    """Same ranged runs (one succeeding, one failing) on Dagster's SqliteEventLogStorage and
-    on ours (per-partition planned events, batched): the partition statuses, materialised partitions, latest event and records that
-    the UI and sensors read are the same; and ours wrote the batch in one index transaction
-    (every partition's row and tags present)."""
-    monkeypatch.setenv("DAGSTER_EVENT_BATCH_SIZE", "1000")
-    monkeypatch.delenv("DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS", raising=False)  # failed shows as failed
-    views = []
-    for kind in ("dagster", "batched"):
-        home = str(tmp_path / kind)
-        os.makedirs(home)
-        context = dg.instance_for_test(temp_dir=home) if kind == "dagster" else _batched_instance(home)
-        with context as instance:
-            storage = instance.event_log_storage
-            assert type(storage).__name__ == ("SqliteEventLogStorage" if kind == "dagster" else "BatchedSqliteEventLogStorage")
-            assert _run_ranged(instance)
-            assert not _run_ranged(instance, fail=True)
-            views.append(_partition_view(instance))
-            if kind == "batched":
-                assert isinstance(storage, dp.BatchedSqliteEventLogStorage)
-                assert storage._base_dir.rstrip("/") == str(tmp_path / kind / "history" / "runs")  # Dagster's own place
-                with storage.index_connection() as conn:
-                    rows = conn.exec_driver_sql(
-                        "SELECT count(*) FROM event_logs WHERE dagster_event_type='ASSET_MATERIALIZATION'").scalar()
-                assert rows == 14  # 7 partitions x 2 assets, each mirrored in the index shard
-    dagster_view, batched_view = views
-    assert batched_view == dagster_view
-    assert batched_view["days"]["materialized"] == [f"2024-01-0{d}" for d in range(2, 9)]
-    assert batched_view["days"]["latest"] == "2024-01-08"
-    assert batched_view["days"]["status"]["2024-01-09"] == "AssetPartitionStatus.FAILED"
-
-
-def test_batched_sqlite_event_log_after_a_wipe(tmp_path, monkeypatch):
-    """A wipe (run shard files deleted, index emptied) leaves a storage that stores and reads
-    back the runs after it, through its kept index engine."""
-    monkeypatch.setenv("DAGSTER_EVENT_BATCH_SIZE", "1000")
-    with _batched_instance(str(tmp_path)) as instance:
-        assert _run_ranged(instance)
-        instance.wipe()
-        assert _partition_view(instance)["days"]["materialized"] == []
-        assert _run_ranged(instance)
-        assert len(_partition_view(instance)["days"]["materialized"]) == 7
-        assert len(instance.get_runs()) == 1  # the wipe removed the first run
-
-
-def test_batched_sqlite_event_log_turns_dagster_batching_on(tmp_path, monkeypatch):
-    for name in dp.EVENT_BATCHING_ENV:
-        monkeypatch.delenv(name, raising=False)
-    with _batched_instance(str(tmp_path)) as instance:
-        _ = instance.event_log_storage
-        assert {k: os.environ.get(k) for k in dp.EVENT_BATCHING_ENV} == dp.EVENT_BATCHING_ENV
+# --- the event log storages (behaviour: test_event_log_storages.py) ---
 
 
 def test_repo_dagster_yaml_selects_the_batched_storage():
@@ -161,18 +63,38 @@ def test_repo_dagster_yaml_selects_the_batched_storage():
     dp.dagster_instance_config(str(repo_instance_yaml().parent))  # validates against Dagster's schema
 
 
-def test_batched_storage_relies_on_these_dagster_internals():
-    """The private members the subclass calls or replaces; a Dagster upgrade that renames or
-    reshapes one fails here (and the pinned release is the one it was written against)."""
+def test_event_log_storages_rely_on_these_dagster_internals():
+    """The private members the subclasses call or replace; a Dagster upgrade that renames or
+    reshapes one fails here (and the pinned release is the one they were written against)."""
+    from dagster._core.storage.event_log.base import EventLogStorage
+    from dagster._core.storage.event_log.sql_event_log import SqlEventLogStorage
     from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
+    from dagster_postgres.event_log.event_log import PostgresEventLogStorage
 
-    assert dg.__version__ == "1.13.27", "re-check BatchedSqliteEventLogStorage against the new SqliteEventLogStorage"
-    for name in ("_connect", "_initdb", "_event_to_row", "_store_asset_event_tags", "_store_asset_event",
-                 "conn_string_for_shard", "index_transaction", "store_event_batch"):
+    assert dg.__version__ == "1.13.27", "re-check dagster_private's event log storages against the new release"
+    for name in ("_connect", "_initdb", "conn_string_for_shard", "index_transaction", "store_event_batch"):
         assert callable(getattr(SqliteEventLogStorage, name)), name
+    for name in ("_event_to_row", "_store_asset_event_tags", "_store_asset_event", "_get_assets_details",
+                 "_add_assets_wipe_filter_to_query", "_latest_event_ids_by_partition_subquery",
+                 "get_latest_asset_partition_materialization_attempts_without_materializations",
+                 "get_latest_planned_materialization_info"):
+        assert callable(getattr(SqlEventLogStorage, name)), name
+    for name in ("_connect", "_store_asset_event", "store_event_batch", "optimize_for_webserver"):
+        assert callable(getattr(PostgresEventLogStorage, name)), name
+    assert isinstance(EventLogStorage.supports_partition_subset_in_asset_materialization_planned_events, property)
     assert list(inspect.signature(SqliteEventLogStorage._connect).parameters) == ["self", "shard"]
-    assert list(inspect.signature(SqliteEventLogStorage._store_asset_event_tags).parameters) == [
+    assert list(inspect.signature(SqlEventLogStorage._store_asset_event_tags).parameters) == [
         "self", "conn", "events", "event_ids"]
+    assert list(inspect.signature(SqlEventLogStorage._latest_event_ids_by_partition_subquery).parameters) == [
+        "self", "asset_key", "event_types", "asset_partitions", "before_cursor", "after_cursor"]
+    assert list(inspect.signature(PostgresEventLogStorage.__init__).parameters) == [
+        "self", "postgres_url", "should_autocreate_tables", "inst_data", "token_provider"]
+    # the status cache asks the storage which planned events lack a materialisation: the reader
+    # the ranged planned events are taught (planned_ranges.py)
+    from dagster._core.storage import partition_status_cache
+
+    assert "get_latest_asset_partition_materialization_attempts_without_materializations" in inspect.getsource(
+        partition_status_cache.build_failed_and_in_progress_partition_subset)
 
 
 def test_the_readmes_ui_selection_backfills_every_timeframe():
