@@ -31,6 +31,7 @@ from typing import Any
 import dagster as dg
 import numpy as np
 import pandas as pd
+import yaml
 
 from backfill_pipeline.bench.pg import DEFAULT_PG_ADMIN, throwaway_database
 from backfill_pipeline.instance import repo_instance_config
@@ -40,7 +41,17 @@ from backfill_pipeline.warehouse.store import Warehouse
 from backfill_pipeline.warehouse.urls import with_driver
 
 POLYGON_PAGE = 50_000
-PRODUCTION_DAGSTER_ENV = {"DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS": "1", "DAGSTER_EVENT_BATCH_SIZE": "1000"}
+# Dagster's own switches, printed as the environment sets them (the storages set the first)
+BOOKKEEPING_ENV = ("DAGSTER_EVENT_BATCH_SIZE", "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS")
+DOCKER_INSTANCE_YAML = Path(__file__).resolve().parents[2] / "docker" / "dagster.yaml"
+
+
+def production_instance_storage(postgres_url: str) -> dict[str, Any]:
+    """docker/dagster.yaml's run, event log and schedule storages, on one database URL."""
+    config = yaml.safe_load(DOCKER_INSTANCE_YAML.read_text())
+    storages = ("run_storage", "event_log_storage", "schedule_storage")
+    return {name: {"module": config[name]["module"], "class": config[name]["class"],
+                   "config": {"postgres_url": postgres_url}} for name in storages}
 
 
 def _serve(ready: multiprocessing.Queue, stop: multiprocessing.synchronize.Event) -> None:
@@ -53,8 +64,9 @@ def _serve(ready: multiprocessing.Queue, stop: multiprocessing.synchronize.Event
 
 @contextmanager
 def bench_instance(kind: str, pg_admin_url: str) -> Iterator[dg.DagsterInstance]:
-    """A throwaway Dagster instance: SQLite files in a temp dir, or a fresh PostgreSQL
-    database (the production storage, dagster-postgres) dropped afterwards."""
+    """A throwaway Dagster instance: SQLite files in a temp dir (the repository's dagster.yaml
+    event log), or a fresh PostgreSQL database with docker/dagster.yaml's storages, dropped
+    afterwards."""
     with tempfile.TemporaryDirectory() as home:
         if kind == "sqlite":
             # the embedded default as the repository's dagster.yaml configures it
@@ -67,7 +79,7 @@ def bench_instance(kind: str, pg_admin_url: str) -> Iterator[dg.DagsterInstance]
         with throwaway_database(pg_admin_url, "bp_bench_instance") as url:
             # dagster-postgres needs psycopg2 (SQLAlchemy 2.1 maps a bare postgresql:// to psycopg 3)
             storage_url = with_driver(url, "postgresql+psycopg2")
-            overrides = {"storage": {"postgres": {"postgres_url": storage_url}}}
+            overrides = production_instance_storage(storage_url)
             with dg.instance_for_test(temp_dir=home, overrides=overrides) as instance:
                 yield instance
 
@@ -225,8 +237,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--grain", choices=["daily", "weekly", "monthly"], default="daily",
                         help="date partition grain (BACKFILL_PARTITION_GRAIN); Dagster records events per partition")
     parser.add_argument("--instance", choices=["postgres", "sqlite"], default="postgres",
-                        help="Dagster instance storage: postgres (production, dagster-postgres) or sqlite "
-                             "(the embedded default; every Dagster event costs a file open and an fsync)")
+                        help="Dagster instance storage, with the event log storage its dagster.yaml configures: "
+                             "postgres (production: docker/dagster.yaml, a throwaway database) or sqlite (the "
+                             "embedded default: the repository's dagster.yaml, a temp dir)")
     parser.add_argument("--workers", type=int, default=2,
                         help="run processes, each backfilling a contiguous block of symbols in ranged runs, as the "
                              "daemon runs a backfill's runs side by side (default 2: one per core here)")
@@ -234,17 +247,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.workers < 1 or args.symbols < 1 or args.days < 1:
         parser.error("--workers, --symbols and --days must be at least 1")
-    if args.instance == "postgres":
-        # as in production (docker-compose.yml): one planned event per asset and run, and
-        # materialisation events stored in batches (README "Dagster bookkeeping at scale")
-        for name, value in PRODUCTION_DAGSTER_ENV.items():
-            os.environ.setdefault(name, value)
-    # the embedded instance as dagster.yaml configures it: its event log storage turns batching on
+    # each instance as its dagster.yaml configures it (the repository's for sqlite, docker/'s for
+    # postgres): both event log storages turn Dagster's event batching on themselves
     symbols = [f"S{i:03d}" for i in range(args.symbols)]
     sessions = last_closed_sessions(get_market("us_equities"), args.days)
-    print("Dagster: " + ", ".join(f"{k}={os.environ.get(k, '(unset)')}" for k in PRODUCTION_DAGSTER_ENV)
-          + (f"; event log {repo_instance_config().get('event_log_storage', {}).get('class', 'SqliteEventLogStorage')}"
-             if args.instance == "sqlite" else ""))
+    config = repo_instance_config() if args.instance == "sqlite" else yaml.safe_load(DOCKER_INSTANCE_YAML.read_text())
+    print(f"Dagster instance: {args.instance}, event log {config.get('event_log_storage', {}).get('class', '(default)')}; "
+          + ", ".join(f"{k}={os.environ.get(k, '(unset)')}" for k in BOOKKEEPING_ENV))
     print(f"{args.symbols} symbols x {len(sessions)} sessions of 1m bars ({sessions[0]:%Y-%m-%d}.."
           f"{sessions[-1]:%Y-%m-%d}) + 5m 15m 30m 1h 4h 1d 1w, local Polygon server, no rate limit")
     ctx = multiprocessing.get_context("spawn")

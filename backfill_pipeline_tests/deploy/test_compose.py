@@ -93,7 +93,9 @@ def test_secrets_come_from_env_only(compose: dict[str, Any]) -> None:
     for key in ("POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_DB"):
         assert postgres_env[key].startswith("${DAGSTER_POSTGRES_"), key
     dagster_yaml = yaml.safe_load((DOCKER / "dagster.yaml").read_text())
-    db = dagster_yaml["storage"]["postgres"]["postgres_db"]
+    storages = ("run_storage", "event_log_storage", "schedule_storage")
+    db = dagster_yaml["run_storage"]["config"]["postgres_db"]
+    assert all(dagster_yaml[s]["config"] == {"postgres_db": db} for s in storages)  # one database
     assert {k: v for k, v in db.items() if k != "scheme"} == {
         "username": {"env": "DAGSTER_POSTGRES_USER"},
         "password": {"env": "DAGSTER_POSTGRES_PASSWORD"},
@@ -154,7 +156,10 @@ def test_production_instance_config() -> None:
 
     config, _ = dagster_instance_config(str(DOCKER), "dagster.yaml")
     assert config["telemetry"] == {"enabled": False}
-    assert config["storage"]["postgres"]["postgres_db"]["scheme"] == "postgresql+psycopg2"
+    assert "storage" not in config
+    for storage in ("run_storage", "event_log_storage", "schedule_storage"):
+        assert config[storage]["config"]["postgres_db"]["scheme"] == "postgresql+psycopg2", storage
+    assert config["event_log_storage"]["class"] == "BatchedPostgresEventLogStorage"
     assert config["run_coordinator"]["class"] == "QueuedRunCoordinator"
     runs = config["concurrency"]["runs"]
     assert {"key": "dagster/backfill", "limit": 4} in runs["tag_concurrency_limits"]
