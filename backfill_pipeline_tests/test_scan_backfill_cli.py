@@ -72,6 +72,34 @@ def test_scan_writes_a_reviewable_file_and_backfill_reads_it_back(partly_filled,
     assert got == want
 
 
+def test_timeframes_are_ordered_by_duration_in_gap_files_dry_runs_and_compare(partly_filled, tmp_path):
+    """Alphabetically 15m < 1d < 1h < 1m < 4h; every listing orders them by duration instead."""
+    by_duration = ["1m", "15m", "1h", "4h", "1d"]
+    asked = ",".join(sorted(by_duration))  # given in alphabetical order on purpose
+    gaps = tmp_path / "gaps.txt"
+    scanned = partly_filled("scan", "--market", "us_equities", "--timeframes", asked, "--start", "2024-03-04",
+                            "--end", "2024-03-04", "--output", str(gaps))
+    assert scanned.exit_code == 0, scanned.output
+    in_file = [ln.split()[1] for ln in gaps.read_text().splitlines() if ln and not ln.startswith("#")]
+    assert list(dict.fromkeys(in_file)) == by_duration
+
+    dry = partly_filled("backfill", "--from-file", str(gaps), "--dry-run")
+    assert dry.exit_code == 0, dry.output
+    listed = [m for ln in dry.output.splitlines() for m in [ln.partition(":")[0].strip()]
+              if m.startswith("ohlcv/us_equities/")]
+    assert [m.rsplit("/", 1)[1] for m in listed] == by_duration
+
+    reports = []
+    for name in ("before", "after"):
+        reports.append(tmp_path / f"{name}.json")
+        result = partly_filled("report", "--market", "us_equities", "--timeframes", asked, "--start", "2024-03-04",
+                               "--end", "2024-03-04", "--format", "json", "--output", str(reports[-1]))
+        assert result.exit_code == 0, result.output
+    compared = partly_filled("report", "--compare", *map(str, reports))
+    rows = [ln.split()[0] for ln in compared.output.splitlines() if ln.split() and ln.split()[0] in by_duration]
+    assert rows == by_duration, compared.output
+
+
 @pytest.mark.parametrize(
     ("line", "problem"),
     [
