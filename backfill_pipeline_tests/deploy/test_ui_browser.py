@@ -13,7 +13,9 @@ import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import quote
 
+import pandas as pd
 import pytest
 import sqlalchemy as sa
 
@@ -201,3 +203,139 @@ def test_a_symbol_added_in_the_ui_follows_the_clis_rule(
     removed = deployed_stack.run("backfill-pipeline", "symbols", "remove", "--market", "us_equities", "nflx")
     assert removed.returncode == 0, removed.stdout + removed.stderr
     assert "NFLX" not in _registered_symbols(deploy_databases)
+
+
+_LAUNCH_WITH_CONFIG = """
+mutation Launch($params: LaunchBackfillParams!) {
+  launchPartitionBackfill(backfillParams: $params) {
+    __typename
+    ... on LaunchBackfillSuccess { backfillId }
+    ... on Error { message }
+  }
+}
+"""
+def _partition_counts(page, base: str, asset: str, session: str) -> dict[str, int]:
+    """The partitions tab of `asset`, filtered to one date partition: the legend's counts."""
+    page.goto(f"{base}/assets/{asset}?view=partitions")
+    range_input = page.get_by_placeholder(re.compile(r"^ex: "))
+    range_input.fill(f"[{session}...{session}]")
+    range_input.press("Enter")
+    page.get_by_text(re.compile(r"^\d+ Partitions? Selected$")).first.wait_for()
+    counts: dict[str, int] = {}
+    for state in ("Materialized", "Failed", "Missing", "Materializing"):
+        found = page.get_by_text(re.compile(rf"^{state} \((\d+)\)$")).filter(visible=True)
+        if found.count():
+            counts[state] = int(re.search(r"\((\d+)\)", found.first.inner_text()).group(1))  # type: ignore[union-attr]
+    return counts
+
+
+def _wait_for(predicate, timeout_s: float, what: str, poll_s: float = 3.0):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(poll_s)
+    raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}")
+
+
+def test_a_ui_backfill_of_one_selection_fills_every_timeframe(
+    browser, deployed_stack: Stack, deploy_databases: PgDatabases, demo_sessions: list[str]
+) -> None:
+    """The README's UI path: the catalog filtered by the selection `ui_selection` (typed into
+    its search bar, here in the URL it keeps) shows the market's eight OHLCV assets; select
+    all, *Materialize selected*, one session and every symbol picked in the dialog, *Launch
+    backfill*: the daemon runs that one backfill, which writes every timeframe (1w: the
+    session's week), and the partitions tab of each shows that session materialised."""
+    from backfill_pipeline.graphql_client import wait_for_backfill
+    from backfill_pipeline.names import ui_selection
+    from backfill_pipeline.timeframes import TIMEFRAME_NAMES
+
+    base = deployed_stack.webserver_url
+    market = MARKETS["us_equities"]
+    session = last_closed_sessions(market, 3)[0].date().isoformat()  # the session before the demo's
+    assert session not in demo_sessions
+    symbols = _registered_symbols(deploy_databases)
+    keys = [ohlcv_key(market.name, tf).to_user_string() for tf in TIMEFRAME_NAMES]
+
+    page = browser.new_page(viewport={"width": 1440, "height": 1000})
+    page.set_default_timeout(TIMEOUT_MS)
+    page.goto(f"{base}/assets?asset-selection={quote(ui_selection(market.name))}")
+    for key in keys:
+        page.get_by_text(" / ".join(key.split("/")), exact=True).first.wait_for()
+    shown = page.locator("[data-testid^='checkbox-']").evaluate_all("els => els.map(e => e.dataset.testid)")
+    assert sorted(shown) == sorted(f"checkbox-{k}" for k in keys)  # exactly the eight, nothing else
+    page.get_by_role("checkbox").first.locator("xpath=..").click()  # the header's: select all
+    page.get_by_role("button").filter(has_text=re.compile(rf"^Materialize selected \({len(keys)}\)")).first.click()
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_text(f"Launch runs to materialize {len(keys)} assets").wait_for()
+    date_input = dialog.get_by_placeholder(re.compile(r"^ex: "))
+    date_input.fill(session)
+    date_input.press("Enter")
+    dialog.get_by_role("button", name="All", exact=True).nth(1).click()  # every symbol
+    dialog.get_by_text(f"{len(symbols)} partitions selected").wait_for()
+    _shot(page, "ui_backfill_dialog")
+    dialog.get_by_role("button", name="Launch backfill").click()
+    created = page.get_by_text(re.compile(r"^Created backfill \w+$")).first
+    created.wait_for()
+    backfill_id = created.inner_text().split()[-1]
+    status = wait_for_backfill(base, backfill_id, timeout_s=600, poll_s=5)
+    assert status.succeeded, (status, deployed_stack.log_tail("daemon"))
+
+    # every timeframe of every registered symbol holds bars of that session (1w: its week)
+    engine = sa.create_engine(deploy_databases.warehouse_url)
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text(
+            "SELECT timeframe, count(DISTINCT symbol) FROM bars WHERE market = :m AND session = :s GROUP BY timeframe"),
+            {"m": market.name, "s": session}).all()
+    engine.dispose()
+    assert {tf: n for tf, n in rows if tf != "1w"} == {tf: len(symbols) for tf in TIMEFRAME_NAMES if tf != "1w"}
+    week = pd.Timestamp(session) - pd.Timedelta(days=pd.Timestamp(session).weekday())  # 1w keys: Mondays
+    for tf in TIMEFRAME_NAMES:
+        key = session if tf != "1w" else f"{week:%Y-%m-%d}"
+        counts = _partition_counts(page, base, ohlcv_key(market.name, tf).to_user_string(), key)
+        assert counts.get("Materialized") == len(symbols) and not counts.get("Failed"), (tf, counts)
+    _shot(page, "ui_backfill_derived_4h")
+    page.close()
+
+
+def test_a_failed_partition_shows_as_failed_in_the_ui(
+    browser, deployed_stack: Stack, deploy_databases: PgDatabases, demo_sessions: list[str]
+) -> None:
+    """A backfill whose fetch fails for one symbol (launched as the dialog does with run config,
+    here the demo vendor's injected failure): the daemon's ranged run fails, and the partitions
+    tab shows that symbol's partition as failed and the others as materialised, on the
+    production event log storage (one planned event per asset and run)."""
+    from backfill_pipeline.graphql_client import execute, wait_for_backfill
+
+    base = deployed_stack.webserver_url
+    market = MARKETS["us_equities"]
+    session = last_closed_sessions(market, 4)[0].date().isoformat()  # not touched by the other tests
+    symbols = [s for s in _registered_symbols(deploy_databases) if s in market.demo_symbols]
+    failing = symbols[-1]
+    asset = ohlcv_key(market.name, "1m")
+    params = {
+        "partitionsByAssets": [{"assetKey": {"path": list(asset.path)},
+                                "partitions": {"ranges": [{"start": f"{session}|{symbols[0]}",
+                                                           "end": f"{session}|{failing}"}]}}],
+        "runConfigData": {"resources": {f"bars_{market.name}": {"config": {"fail_symbols": [failing]}}}},
+        "title": "failure case",
+    }
+    result = execute(base, _LAUNCH_WITH_CONFIG, {"params": params})["launchPartitionBackfill"]
+    assert result["__typename"] == "LaunchBackfillSuccess", result
+    status = wait_for_backfill(base, result["backfillId"], timeout_s=600, poll_s=5)
+    assert status.status == "COMPLETED_FAILED", (status, deployed_stack.log_tail("daemon"))
+    assert "FAILURE" in status.run_statuses.values()
+
+    page = browser.new_page(viewport={"width": 1440, "height": 900})
+    page.set_default_timeout(TIMEOUT_MS)
+    counts = _partition_counts(page, base, asset.to_user_string(), session)
+    assert counts.get("Failed") == 1 and counts.get("Materialized") == len(symbols) - 1, counts
+    page.get_by_text(session, exact=True).filter(visible=True).first.click()
+    page.get_by_text(failing, exact=True).filter(visible=True).first.click()
+    page.get_by_text(f"{session}|{failing}").filter(visible=True).first.wait_for()
+    # the partition's latest run, read from the run's one planned event (its partition range)
+    failed_run = next(r for r, st in status.run_statuses.items() if st == "FAILURE")
+    page.get_by_text(re.compile(rf"Run {failed_run[:8]} failed, and did not materialize this asset")).first.wait_for()
+    _shot(page, "partitions_failed")
+    page.close()
