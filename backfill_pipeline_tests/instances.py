@@ -4,7 +4,7 @@ BatchedSqliteEventLogStorage, with Dagster's event batching on).
 Dagster's own SqliteEventLogStorage opens a new engine and commits twice per event; a ranged
 test run of a few dozen partitions spent most of its time there (the features test: 46 s of
 its 50 s). The shipped storage writes a batch of asset events in one transaction over kept
-connections, and test_dagster_private.py checks that it stores what Dagster's own does, so
+connections, and test_event_log_storages.py checks that it stores what Dagster's own does, so
 tests on it see the same partition statuses, materialisations and records, several times
 faster. Tests of Dagster's own storage keep `dg.instance_for_test`.
 """
