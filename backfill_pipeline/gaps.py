@@ -5,11 +5,14 @@ Classes of a (symbol, timeframe, session):
 - complete:     every expected bar is stored and the last fetch was final;
 - no_trades:    fetched after the vendor finalised it, and the vendor had no bar (normal
                 for thin symbols; tolerated up to a configured share);
-- not_fetched:  no successful fetch covers it (or, for a derived timeframe, it has not
-                been resampled since its source was stored);
+- not_fetched:  no successful fetch covers it, or bars a fetch (or a resample) stored
+                are gone (or, for a derived timeframe, it has not been resampled since
+                its source was stored);
+- stale:        a derived partition whose source bars changed since it was resampled
+                (derived bars carried over from v1: source unknown): resample it again;
 - unfinalized:  fetched before the vendor's finalisation delay: must be fetched again;
 - vendor_error: the last fetch failed (error or rate limited).
-Only not_fetched, unfinalized and vendor_error are gaps to fill.
+Only not_fetched, stale, unfinalized and vendor_error are gaps to fill.
 """
 
 from __future__ import annotations
@@ -19,45 +22,20 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 import pandas as pd
-import sqlalchemy as sa
 
 from backfill_pipeline.calendar_grid import expected_counts
 from backfill_pipeline.markets import Market
 from backfill_pipeline.resample import week_labels
-from backfill_pipeline.warehouse.schema import fetch_log
+from backfill_pipeline.warehouse.fetches import latest_fetches
 from backfill_pipeline.warehouse.store import Warehouse
 
-COMPLETE, NO_TRADES, NOT_FETCHED, UNFINALIZED, VENDOR_ERROR = (
-    "complete", "no_trades", "not_fetched", "unfinalized", "vendor_error")
-FILLABLE: tuple[str, ...] = (NOT_FETCHED, UNFINALIZED, VENDOR_ERROR)
+COMPLETE, NO_TRADES, STALE, NOT_FETCHED, UNFINALIZED, VENDOR_ERROR = (
+    "complete", "no_trades", "stale", "not_fetched", "unfinalized", "vendor_error")
+FILLABLE: tuple[str, ...] = (NOT_FETCHED, UNFINALIZED, VENDOR_ERROR, STALE)
 GAP_CLASSES: tuple[str, ...] = (NO_TRADES, *FILLABLE)
 # When classes combine (a week of sessions), the one that most needs action wins.
-SEVERITY = {COMPLETE: 0, NO_TRADES: 1, NOT_FETCHED: 2, UNFINALIZED: 3, VENDOR_ERROR: 4}
+SEVERITY = {COMPLETE: 0, NO_TRADES: 1, STALE: 2, NOT_FETCHED: 3, UNFINALIZED: 4, VENDOR_ERROR: 5}
 GRID_COLUMNS = ["market", "symbol", "timeframe", "session", "expected", "present", "gap_class"]
-
-
-def latest_fetches(
-    warehouse: Warehouse, market: str, timeframe: str, first: dt.date, last: dt.date,
-    symbols: Sequence[str] | None = None,
-) -> pd.DataFrame:
-    """The last fetch-log row of each (symbol, session): status, finalized, bars logged."""
-    last_ids = (
-        sa.select(sa.func.max(fetch_log.c.id).label("id"))
-        .where(fetch_log.c.market == market, fetch_log.c.timeframe == timeframe,
-               fetch_log.c.session >= first, fetch_log.c.session <= last)
-        .group_by(fetch_log.c.symbol, fetch_log.c.session)
-    )
-    if symbols is not None:
-        last_ids = last_ids.where(fetch_log.c.symbol.in_(list(symbols)))
-    sub = last_ids.subquery()
-    query = sa.select(fetch_log.c.symbol, fetch_log.c.session, fetch_log.c.status, fetch_log.c.finalized,
-                      fetch_log.c.bars.label("logged")).join(sub, fetch_log.c.id == sub.c.id)
-    with warehouse.engine.connect() as conn:
-        rows = conn.execute(query).all()
-    frame = pd.DataFrame(rows, columns=["symbol", "session", "status", "finalized", "logged"])
-    frame["session"] = pd.to_datetime(frame["session"]).astype("datetime64[ns]")
-    frame["finalized"] = frame["finalized"].astype(bool)
-    return frame
 
 
 def _grid(market: Market, timeframe: str, symbols: Sequence[str], sessions: pd.DatetimeIndex,
@@ -87,8 +65,12 @@ def classify_fetched(grid: pd.DataFrame, fetches: pd.DataFrame) -> pd.Series:
     ), index=grid.index)
 
 
-def classify_derived(market: Market, timeframe: str, grid: pd.DataFrame, source: pd.DataFrame) -> pd.Series:
-    """A derived bar is missing for its source's reason, or because it was not resampled."""
+def classify_derived(market: Market, timeframe: str, grid: pd.DataFrame, source: pd.DataFrame,
+                     built: pd.DataFrame | None = None, source_now: pd.DataFrame | None = None) -> pd.Series:
+    """A derived bar is missing for its source's reason, or because it was not resampled; it
+    is stale when its source changed since it was resampled (`built`: Warehouse.built_from,
+    compared with `source_now`: symbol, session, src_now, the source bars stored now per
+    derived partition; default: the source rows of the scan)."""
     src = source[["symbol", "session", "present", "gap_class"]].rename(
         columns={"present": "src_present", "gap_class": "src_class"})
     if timeframe == "1w":
@@ -97,12 +79,26 @@ def classify_derived(market: Market, timeframe: str, grid: pd.DataFrame, source:
         src = src.sort_values("sev").groupby(["symbol", "session"], as_index=False).agg(
             src_present=("src_present", "sum"), src_class=("src_class", "last"))
     merged = grid.merge(src, on=["symbol", "session"], how="left")
+    if built is None:
+        built = pd.DataFrame({"symbol": pd.Series(dtype=object), "session": pd.Series(dtype="datetime64[ns]"),
+                              "built_from": pd.Series(dtype="int64"), "built_bars": pd.Series(dtype="int64")})
+    merged = merged.merge(built, on=["symbol", "session"], how="left")
     src_class = merged["src_class"].fillna(NOT_FETCHED)
+    src_present = merged["src_present"].fillna(0)
+    if source_now is not None:
+        now_counts = merged[["symbol", "session"]].merge(source_now, on=["symbol", "session"], how="left")["src_now"]
+        src_now = pd.Series(now_counts.fillna(0).to_numpy(), index=merged.index)
+    else:
+        src_now = src_present
     short = merged["present"] < merged["expected"]
+    recorded = merged["built_from"].notna()
+    stale = recorded & (merged["built_from"] != src_now)  # v1's derived bars: built_from -1 (unknown)
+    lost = recorded & (merged["present"] < merged["built_bars"].fillna(0))
     return pd.Series(np.select(
-        [src_class == UNFINALIZED, ~short, src_class.isin([NOT_FETCHED, VENDOR_ERROR]),
-         (merged["present"] == 0) & (merged["src_present"].fillna(0) > 0), src_class == NO_TRADES],
-        [UNFINALIZED, COMPLETE, src_class, NOT_FETCHED, NO_TRADES],
+        # short or stale, and its source is itself a gap: fill the source first (its step rebuilds this)
+        [src_class == UNFINALIZED, src_class.isin([NOT_FETCHED, VENDOR_ERROR, STALE]) & (short | stale),
+         lost, stale, ~short, (merged["present"] == 0) & (src_present > 0), src_class == NO_TRADES],
+        [UNFINALIZED, src_class, NOT_FETCHED, STALE, COMPLETE, NOT_FETCHED, NO_TRADES],
         default=NOT_FETCHED,
     ), index=grid.index)
 
@@ -148,10 +144,23 @@ def scan(
         if source is None:
             grid["gap_class"] = classify_fetched(grid, latest_fetches(warehouse, market.name, tf, first, last, symbols))
         else:
-            grid["gap_class"] = classify_derived(market, tf, grid, results[source])
+            built = warehouse.built_from(market.name, tf, first, last, list(symbols))
+            grid["gap_class"] = classify_derived(market, tf, grid, results[source], built,
+                                                 _week_sources(warehouse, market, source, first, last, symbols)
+                                                 if tf == "1w" else None)
         grid["market"], grid["timeframe"] = market.name, tf
         results[tf] = grid[GRID_COLUMNS]
     return pd.concat([results[tf] for tf in timeframes], ignore_index=True)
+
+
+def _week_sources(warehouse: Warehouse, market: Market, source: str, first: dt.date, last: dt.date,
+                  symbols: Sequence[str]) -> pd.DataFrame:
+    """Source bars stored per (symbol, week label) over whole weeks (a scan's range may cut a
+    week, and a 1w bar is built from its whole week)."""
+    counts = warehouse.bar_counts(market.name, source, first, last + dt.timedelta(days=6), list(symbols))
+    labels = week_labels(market, counts["session"]) if len(counts) else counts["session"]
+    weekly = counts.assign(session=pd.to_datetime(pd.Series(labels).to_numpy()).astype("datetime64[ns]"))
+    return weekly.groupby(["symbol", "session"], as_index=False)["bars"].sum().rename(columns={"bars": "src_now"})
 
 
 def summarize(table: pd.DataFrame) -> dict[str, int]:

@@ -167,7 +167,7 @@ def derive_and_store(
     if weekly:
         # A week labelled inside the window may run past it (monthly grain): read whole weeks.
         targets = pd.DatetimeIndex(week_labels(market, pd.Series(sessions)).unique())
-        last = last + dt.timedelta(days=6)
+        first, last = targets[0].date(), last + dt.timedelta(days=6)  # from its first session on
     else:
         targets = sessions
     if source_bars is None or weekly:
@@ -184,6 +184,12 @@ def derive_and_store(
     else:
         bars, _ = assign_sessions(market, timeframe, bars, sessions)
     outcome.validity.add(check_validity(symbol, bars))
-    outcome.bars_written = warehouse.replace_bars(market.name, timeframe, symbol, [s.date() for s in targets], bars)
+    # what each derived partition is built from, so a later change of its source shows (gaps: stale)
+    labels = week_labels(market, src["session"]) if timeframe == "1w" else src["session"]
+    source_counts = pd.Series(pd.to_datetime(pd.Series(labels).to_numpy())).value_counts()
+    written = pd.to_datetime(bars["session"]).value_counts() if len(bars) else pd.Series(dtype="int64")
+    built_from = {s.date(): (int(source_counts.get(s, 0)), int(written.get(s, 0))) for s in targets}
+    outcome.bars_written = warehouse.replace_bars(market.name, timeframe, symbol, [s.date() for s in targets], bars,
+                                                  built_from=built_from)
     outcome.completeness = completeness(market, timeframe, symbol, targets, bars.groupby("session").size(), now)
     return outcome

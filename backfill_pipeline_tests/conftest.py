@@ -104,10 +104,15 @@ def warehouse_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[st
         return
     url = request.getfixturevalue("pg_server_url")
     yield url
+    empty_pg_database(url)
+
+
+def empty_pg_database(url: str) -> None:
+    """Drop everything a warehouse made (tables, the view, trigger functions, alembic_version)."""
     engine = sa.create_engine(url)
-    reflected = sa.MetaData()
-    reflected.reflect(engine)
-    reflected.drop_all(engine)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("DROP SCHEMA public CASCADE")
+        conn.exec_driver_sql("CREATE SCHEMA public")
     engine.dispose()
 
 

@@ -10,7 +10,7 @@ import dagster as dg
 import pytest
 import sqlalchemy as sa
 
-from backfill_pipeline.warehouse.schema import bar_sessions, bars, fetch_log, vendor_requests
+from backfill_pipeline.warehouse.schema import bar_sessions, bar_table, bars, fetch_log, vendor_requests
 from backfill_pipeline.warehouse.store import Warehouse
 from backfill_pipeline_tests.helpers import table_rows
 from backfill_pipeline_tests.instances import shipped_instance
@@ -65,7 +65,7 @@ def _snapshot(url: str) -> dict[str, list[tuple]]:
 def _wipe(url: str) -> None:
     engine = sa.create_engine(url)
     with engine.begin() as conn:
-        for table in (bars, bar_sessions, fetch_log, vendor_requests):
+        for table in (bar_table, fetch_log, vendor_requests):  # the database empties bar_sessions itself
             conn.execute(table.delete())
     engine.dispose()
 

@@ -251,3 +251,19 @@ def test_cursor_is_bounded():
     attempts.prune("2024-03-01")
     assert len(attempts.entries) == MAX_ENTRIES and "j|2024-02-01|OLD" not in attempts.entries
     assert Attempts.load("not json").unreadable and Attempts.load(attempts.dump()).entries == attempts.entries
+
+
+def test_stale_weekly_bars_are_requested(instance, url, wh):
+    """A 1w built when its week held one day is stale once the other days are stored (by a
+    writer that did not rebuild it): the weekly job is requested for it."""
+    from backfill_pipeline.ingest import derive_and_store
+
+    daily = [tf for tf in TIMEFRAME_NAMES if tf != "1w"]
+    week = sessions_in_range(EQ, dt.date(2024, 3, 4), dt.date(2024, 3, 8))
+    store(wh, EQ, ["AAPL", "MSFT", "SPY"], "2024-03-04", "2024-03-04", timeframes=daily)
+    derive_and_store(wh, EQ, "1w", "1d", "AAPL", week[:1])  # built from Monday alone
+    store(wh, EQ, ["AAPL", "MSFT", "SPY"], "2024-03-05", "2024-03-08", timeframes=daily)
+    for symbol in ("MSFT", "SPY"):  # their weeks built from all five days
+        derive_and_store(wh, EQ, "1w", "1d", symbol, week)
+    assert requested(tick(instance, url, "2024-03-09T12:00")) == [
+        ("us_equities_ohlcv_weekly_job", "2024-03-04|AAPL", "2024-03-04|AAPL", ALL)]

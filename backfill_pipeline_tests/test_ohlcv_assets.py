@@ -134,7 +134,7 @@ def test_fused_step_derives_the_symbols_whose_fetch_worked_and_a_subset_rederive
     msft_before = [r for r in table_rows(warehouse_url) if r[1] == "MSFT"]
     assert len(msft_before) == 390 + 78
     with Warehouse(warehouse_url).transaction() as conn:  # AAPL starts empty: its rows must come from the new run
-        conn.exec_driver_sql("DELETE FROM bars WHERE symbol = 'AAPL'")
+        conn.exec_driver_sql("DELETE FROM bars WHERE series_id IN (SELECT id FROM series WHERE symbol = 'AAPL')")
     demo = DemoVendorResource(fail_symbols=["MSFT"])
     result = materialize(instance, warehouse_url, "us_equities", ["1m", "5m"], demo=demo, **kwargs)
     assert not result.success

@@ -76,6 +76,26 @@ def families(sources: dict[str, str | None], grain: str) -> list[list[str]]:
     return [[root] + [tf for tf in sources if joins(tf) and sources[tf] == root] for root in sources if not joins(root)]
 
 
+def _stored(warehouse: Warehouse, market: Market, timeframe: str, symbol: str, sessions: pd.DatetimeIndex) -> bool:
+    """Whether any `timeframe` partition of the sessions (1w: their weeks) holds bars or was built."""
+    targets = pd.DatetimeIndex(week_labels(market, pd.Series(sessions)).unique()) if timeframe == "1w" else sessions
+    first, last = targets.min().date(), targets.max().date()
+    return (not warehouse.bar_counts(market.name, timeframe, first, last, [symbol]).empty
+            or not warehouse.built_from(market.name, timeframe, first, last, [symbol]).empty)
+
+
+def dependents(sources: dict[str, str | None], root: str) -> list[str]:
+    """Timeframes resampled from `root`, directly or through another, sources first."""
+    out: list[str] = []
+    frontier = [root]
+    while frontier:
+        parent = frontier.pop(0)
+        children = [tf for tf, src in sources.items() if src == parent]
+        out += children
+        frontier += children
+    return out
+
+
 def build_ohlcv_family(market: Market, members: list[str], sources: dict[str, str | None],
                        settings: Settings) -> dg.AssetsDefinition:
     root = members[0]
@@ -118,6 +138,7 @@ def build_ohlcv_family(market: Market, members: list[str], sources: dict[str, st
         partition_keys, invalid = checked_partition_keys(context, market)
         by_symbol = sessions_by_symbol(market, grain, partition_keys)
         outcomes: dict[str, list[SymbolOutcome]] = {tf: [] for tf in selected}
+        outside = [tf for tf in dependents(sources, root) if tf not in selected]
         client = (getattr(context.resources, bars_resource_key(market.name)).client(market)
                   if fetched and root in selected else None)
         try:
@@ -136,8 +157,18 @@ def build_ohlcv_family(market: Market, members: list[str], sources: dict[str, st
                         root_bars = outcome.stored
                     outcome.stored = None  # frames are not kept past their symbol
                     outcomes[tf].append(outcome)
+                # timeframes resampled from the root outside this step (e.g. the 1w of a week
+                # a 1d step touched), where they are stored: rebuilt now from the new bars, so
+                # none is left built from old ones (what was never built stays a gap to fill)
+                rebuilt = []
+                if root in selected and not outcomes[root][-1].errors:
+                    for tf in (t for t in outside if _stored(warehouse, market, t, symbol, sessions)):
+                        source_bars = root_bars if sources[tf] == root else None
+                        again = derive_and_store(warehouse, market, tf, sources[tf], symbol, sessions, now,  # type: ignore[arg-type]
+                                                 source_bars=source_bars)
+                        rebuilt.append(f"{tf} {again.bars_written:,} (rebuilt)")
                 # one line per symbol: each log line is an event-log row in the instance
-                written = ", ".join(f"{tf} {outcomes[tf][-1].bars_written:,}" for tf in selected)
+                written = ", ".join([f"{tf} {outcomes[tf][-1].bars_written:,}" for tf in selected] + rebuilt)
                 context.log.info(f"{symbol}: {len(sessions)} sessions; bars written: {written}")
         finally:
             if client is not None:

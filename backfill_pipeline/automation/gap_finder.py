@@ -22,7 +22,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pandas as pd
-import sqlalchemy as sa
 
 from backfill_pipeline.automation.in_flight import Coverage
 from backfill_pipeline.automation.jobs import JobGroup
@@ -30,7 +29,7 @@ from backfill_pipeline.gaps import FILLABLE, UNFINALIZED, VENDOR_ERROR, scan
 from backfill_pipeline.markets import Market, get_calendar, schedule_bounds
 from backfill_pipeline.partitions import date_key
 from backfill_pipeline.resample import week_labels
-from backfill_pipeline.warehouse.schema import fetch_log
+from backfill_pipeline.warehouse.fetches import window_fetches
 from backfill_pipeline.warehouse.store import Warehouse
 
 IN_PROGRESS = "in progress"
@@ -68,17 +67,7 @@ def window_sessions(market: Market, now: pd.Timestamp, hours: int) -> pd.Datetim
 
 def last_fetches(warehouse: Warehouse, market: str, timeframes: list[str], sessions: pd.DatetimeIndex) -> pd.DataFrame:
     """Status and time of the newest fetch per (symbol, timeframe, session) in the window."""
-    query = sa.select(fetch_log.c.id, fetch_log.c.symbol, fetch_log.c.timeframe, fetch_log.c.session,
-                      fetch_log.c.status, fetch_log.c.fetched_at).where(
-        fetch_log.c.market == market, fetch_log.c.timeframe.in_(timeframes),
-        fetch_log.c.session >= sessions[0].date(), fetch_log.c.session <= sessions[-1].date())
-    with warehouse.engine.connect() as conn:
-        rows = conn.execute(query).all()
-    frame = pd.DataFrame(rows, columns=["id", "symbol", "timeframe", "session", "status", "fetched_at"])
-    frame = frame.sort_values("id").drop_duplicates(["symbol", "timeframe", "session"], keep="last")
-    frame["session"] = pd.to_datetime(frame["session"]).astype("datetime64[ns]")
-    frame["fetched_at"] = pd.to_datetime(frame["fetched_at"], utc=True)
-    return frame.set_index(["symbol", "timeframe", "session"])
+    return window_fetches(warehouse, market, timeframes, sessions[0].date(), sessions[-1].date())
 
 
 def find_gaps(

@@ -11,6 +11,7 @@ BENCHMARKS = {
     "vendors": ("backfill_pipeline.bench.vendors", "Polygon backfill against a rate-limited local server, 1 vs 4 processes"),
     "sensor": ("backfill_pipeline.bench.sensor_tick", "one gap-fill sensor tick over a large universe"),
     "backfill": ("backfill_pipeline.bench.backfill", "end-to-end backfill from a local Polygon server, vs the raw write ceiling"),
+    "storage": ("backfill_pipeline.bench.storage", "bytes per bar and bulk-load bars/s vs the raw write ceiling (SQLite, PostgreSQL)"),
     "workers": ("backfill_pipeline.bench.workers", "one backfill on the local distributed deployment with 1, 2, 3 Celery workers"),
 }
 
@@ -27,6 +28,7 @@ def bench_cmd(name: str, args: tuple[str, ...]) -> None:
     vendors   Polygon backfill against a rate-limited local server, 1 vs 4 processes
     sensor    one gap-fill sensor tick over a large universe
     backfill  end-to-end backfill from a local Polygon server, vs the raw write ceiling
+    storage   bytes per bar and bulk-load bars/s vs the raw write ceiling (SQLite, PostgreSQL)
     workers   one backfill on the local distributed deployment with 1, 2, 3 Celery workers
     """
     module_name, _ = BENCHMARKS[name]

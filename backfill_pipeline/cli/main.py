@@ -15,7 +15,9 @@ from backfill_pipeline.cli.report import report_cmd
 from backfill_pipeline.cli.scan import scan_cmd
 from backfill_pipeline.cli.status import history_cmd, status_cmd
 from backfill_pipeline.cli.symbols import symbols_group
+from backfill_pipeline.cli.warehouse import warehouse_group
 from backfill_pipeline.settings import SettingsError, warehouse_url
+from backfill_pipeline.warehouse.migrate import WarehouseOutdated
 
 
 class _Cli(click.Group):
@@ -24,7 +26,7 @@ class _Cli(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except SettingsError as exc:
+        except (SettingsError, WarehouseOutdated) as exc:
             raise click.ClickException(str(exc)) from None
         except Exception as exc:
             message = _database_error(exc)
@@ -63,6 +65,7 @@ cli.add_command(bars_cmd)
 cli.add_command(macro_cmd)
 cli.add_command(status_cmd)
 cli.add_command(history_cmd)
+cli.add_command(warehouse_group)
 
 
 def main() -> None:

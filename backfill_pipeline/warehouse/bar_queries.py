@@ -2,7 +2,8 @@
 with its lookback, the daily closes before ex-dates, and which markets store a symbol.
 
 Here so the features, corporate-actions and read-API code above the warehouse never name
-a table or hold a connection.
+a table or hold a connection. Series are found by their text keys in `series`, bars by
+(series_id, session), the index every bar read uses.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import datetime as dt
 import pandas as pd
 import sqlalchemy as sa
 
-from backfill_pipeline.warehouse.schema import bars
+from backfill_pipeline.warehouse.schema import bar_sessions, bar_table, series
 from backfill_pipeline.warehouse.store import Warehouse
 
 LOOKBACK_COLUMNS = ("ts", "session", "open", "high", "low", "close", "volume")
@@ -27,15 +28,22 @@ def _lookback_frame(rows: list[sa.Row]) -> pd.DataFrame:
     return frame
 
 
+def _series_id(market: str, timeframe: str, symbol: str) -> sa.ScalarSelect[int]:
+    return sa.select(series.c.id).where(series.c.market == market, series.c.timeframe == timeframe,
+                                        series.c.symbol == symbol).scalar_subquery()
+
+
 def read_with_lookback(
     warehouse: Warehouse, market: str, timeframe: str, symbol: str, first: dt.date, last: dt.date, lookback: int
 ) -> tuple[pd.DataFrame, int]:
     """Bars (LOOKBACK_COLUMNS) of sessions first..last, preceded by up to `lookback` earlier
     bars; and how many earlier bars there were."""
-    cols = [bars.c[c] for c in LOOKBACK_COLUMNS]
-    series = (bars.c.market == market, bars.c.timeframe == timeframe, bars.c.symbol == symbol)
-    before = sa.select(*cols).where(*series, bars.c.session < first).order_by(bars.c.ts.desc()).limit(lookback)
-    inside = sa.select(*cols).where(*series, bars.c.session >= first, bars.c.session <= last).order_by(bars.c.ts)
+    b = bar_table
+    cols = [b.c[c] for c in LOOKBACK_COLUMNS]
+    sid = _series_id(market, timeframe, symbol)
+    before = sa.select(*cols).where(b.c.series_id == sid, b.c.session < first).order_by(b.c.ts.desc()).limit(lookback)
+    inside = (sa.select(*cols).where(b.c.series_id == sid, b.c.session >= first, b.c.session <= last)
+              .order_by(b.c.ts))
     with warehouse.engine.connect() as conn:
         head = list(conn.execute(before).all())[::-1]
         body = list(conn.execute(inside).all())
@@ -44,10 +52,10 @@ def read_with_lookback(
 
 def daily_closes(warehouse: Warehouse, market: str, symbol: str, first: dt.date, before: dt.date) -> pd.DataFrame:
     """session (datetime64), close: the stored raw 1d closes of sessions first..before (exclusive)."""
-    query = sa.select(bars.c.session, bars.c.close).where(
-        bars.c.market == market, bars.c.symbol == symbol, bars.c.timeframe == "1d",
-        bars.c.session >= first, bars.c.session < before,
-    ).order_by(bars.c.session)
+    b = bar_table
+    query = sa.select(b.c.session, b.c.close).where(
+        b.c.series_id == _series_id(market, "1d", symbol), b.c.session >= first, b.c.session < before,
+    ).order_by(b.c.session)
     with warehouse.engine.connect() as conn:
         rows = conn.execute(query).all()
     daily = pd.DataFrame(rows, columns=["session", "close"])
@@ -57,14 +65,15 @@ def daily_closes(warehouse: Warehouse, market: str, symbol: str, first: dt.date,
 
 def markets_storing(warehouse: Warehouse, symbol: str, timeframe: str) -> list[str]:
     """The markets that store bars of (symbol, timeframe), sorted."""
-    query = sa.select(bars.c.market).where(bars.c.symbol == symbol, bars.c.timeframe == timeframe).distinct()
+    stored = sa.select(bar_sessions.c.series_id).where(bar_sessions.c.series_id == series.c.id).exists()
+    query = sa.select(series.c.market).where(series.c.symbol == symbol, series.c.timeframe == timeframe, stored)
     with warehouse.engine.connect() as conn:
-        return sorted(r[0] for r in conn.execute(query))
+        return sorted({r[0] for r in conn.execute(query)})
 
 
 def has_bars(warehouse: Warehouse, market: str, symbol: str, timeframe: str) -> bool:
     """Whether any bar of the series is stored."""
-    query = sa.select(bars.c.ts).where(bars.c.market == market, bars.c.symbol == symbol,
-                                       bars.c.timeframe == timeframe).limit(1)
+    query = sa.select(bar_sessions.c.series_id).where(
+        bar_sessions.c.series_id == _series_id(market, timeframe, symbol)).limit(1)
     with warehouse.engine.connect() as conn:
         return conn.execute(query).first() is not None

@@ -1,32 +1,43 @@
-"""Bulk insert of bars at the driver's speed: COPY on PostgreSQL, executemany on SQLite.
+"""The one bulk-load path: COPY on PostgreSQL (psycopg 3 or psycopg2), executemany on SQLite.
 
 SQLAlchemy Core executemany with dicts is 3-8x slower than these paths (DESIGN.md), and a
-backfill's cost is mostly this write.
+backfill's cost is mostly this write. Bars and the derived tables (features, macro) all load
+through `copy_rows`.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import io
-from collections.abc import Iterable
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from backfill_pipeline.warehouse.schema import BAR_INSERT_COLUMNS, bars
+from backfill_pipeline.warehouse.schema import BAR_INSERT_COLUMNS, bar_table
 
 
 def _nullable(values: list[Any], missing: Any) -> list[Any]:
     return [None if m else v for v, m in zip(values, missing, strict=True)]
 
 
-def bar_rows(market: str, timeframe: str, symbol: str, frame: pd.DataFrame) -> list[tuple[Any, ...]]:
+def session_values(sessions: pd.Series, dialect: str) -> list[Any]:
+    """Session dates as the bulk path binds them: ISO text for COPY, day numbers on SQLite."""
+    days = pd.to_datetime(sessions).to_numpy().astype("datetime64[D]").astype("int64")
+    if dialect == "sqlite":
+        return days.tolist()
+    codes, uniques = pd.factorize(days)  # few sessions, many bars
+    text = np.asarray([f"{np.datetime64(int(d), 'D')}" for d in uniques], dtype=object)
+    return text[codes].tolist()
+
+
+def bar_rows(series_id: int, frame: pd.DataFrame, dialect: str) -> list[tuple[Any, ...]]:
     """Rows in BAR_INSERT_COLUMNS order as plain Python values (None for missing)."""
     n = len(frame)
     ts = frame["ts"].dt.tz_convert("UTC").astype("datetime64[ns, UTC]").astype("int64") // 1_000_000_000
-    codes, days = pd.factorize(pd.to_datetime(frame["session"]))  # few sessions, many bars
-    session = np.asarray([f"{d:%Y-%m-%d}" for d in days], dtype=object)[codes]
     vwap = frame["vwap"].to_numpy(dtype="float64", na_value=float("nan"))
     vwap_missing = pd.isna(vwap)
     vwap_list = _nullable(vwap.tolist(), vwap_missing) if vwap_missing.any() else vwap.tolist()
@@ -35,32 +46,27 @@ def bar_rows(market: str, timeframe: str, symbol: str, frame: pd.DataFrame) -> l
     trades_list = trades.to_numpy(dtype="int64", na_value=0).tolist()
     if trades_missing.any():
         trades_list = _nullable(trades_list, trades_missing)
-    columns: list[Iterable[Any]] = [
-        [market] * n,
-        [symbol] * n,
-        [timeframe] * n,
+    columns: list[Sequence[Any]] = [
         ts.tolist(),
-        session.tolist(),
         *(frame[c].to_numpy(dtype="float64").tolist() for c in ("open", "high", "low", "close", "volume")),
         vwap_list,
         trades_list,
+        [series_id] * n,
+        session_values(frame["session"], dialect),
     ]
     return list(zip(*columns, strict=True))
 
 
-def insert_bars(conn: Connection, market: str, timeframe: str, symbol: str, frame: pd.DataFrame) -> int:
-    return insert_rows(conn, bar_rows(market, timeframe, symbol, frame))
-
-
-def insert_rows(conn: Connection, rows: list[tuple[Any, ...]]) -> int:
-    """Load rows made by `bar_rows` (made before the transaction, so locks are held only
-    for the load itself)."""
-    dialect = conn.dialect.name
-    driver = conn.dialect.driver
-    cols = ", ".join(BAR_INSERT_COLUMNS)
+def copy_rows(conn: Connection, table: sa.Table, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]) -> int:
+    """Bulk insert tuples of str/int/float/None (dates as 'YYYY-MM-DD' text, or day numbers
+    for a SQLite SessionDay column)."""
+    if not rows:
+        return 0
+    cols = ", ".join(columns)
+    dialect, driver = conn.dialect.name, conn.dialect.driver
     if dialect == "postgresql" and driver == "psycopg":
         raw: Any = conn.connection.driver_connection
-        with raw.cursor() as cur, cur.copy(f"COPY {bars.name} ({cols}) FROM STDIN") as copy:
+        with raw.cursor() as cur, cur.copy(f"COPY {table.name} ({cols}) FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(row)
     elif dialect == "postgresql" and driver == "psycopg2":
@@ -71,11 +77,20 @@ def insert_rows(conn: Connection, rows: list[tuple[Any, ...]]) -> int:
         buf.seek(0)
         raw2: Any = conn.connection.driver_connection
         with raw2.cursor() as cur:
-            cur.copy_expert(f"COPY {bars.name} ({cols}) FROM STDIN", buf)
+            cur.copy_expert(f"COPY {table.name} ({cols}) FROM STDIN", buf)
     elif dialect == "sqlite":
-        marks = ", ".join("?" * len(BAR_INSERT_COLUMNS))
-        conn.exec_driver_sql(f"INSERT INTO {bars.name} ({cols}) VALUES ({marks})", rows)
+        marks = ", ".join("?" * len(columns))
+        conn.exec_driver_sql(f"INSERT INTO {table.name} ({cols}) VALUES ({marks})", list(rows))
     else:
-        conn.execute(bars.insert(), [dict(zip(BAR_INSERT_COLUMNS, r, strict=False)) for r in rows])
+        def typed(name: str, value: Any) -> Any:
+            if isinstance(value, str) and isinstance(table.c[name].type, sa.Date):
+                return dt.date.fromisoformat(value)
+            return value
+
+        conn.execute(table.insert(), [{c: typed(c, v) for c, v in zip(columns, r, strict=True)} for r in rows])
     return len(rows)
 
+
+def insert_bars(conn: Connection, series_id: int, frame: pd.DataFrame) -> int:
+    """Load one series' bars (a frame with a `session` column), nothing deleted first."""
+    return copy_rows(conn, bar_table, BAR_INSERT_COLUMNS, bar_rows(series_id, frame, conn.dialect.name))

@@ -1,12 +1,12 @@
-"""Row plumbing for the derived tables: writer locks, slice deletes and bulk inserts.
+"""Row plumbing shared by every writer: the writer lock, chunked slice deletes, bulk inserts.
 
-The same pattern as `Warehouse.replace_bars`: inside one transaction, lock the series,
-delete the slice being replaced, insert the new rows. Bulk inserts take the driver's fast
-path (COPY on psycopg 3, executemany on SQLite), as bulk.py does for bars.
+The same pattern everywhere (`Warehouse.replace_bars` included): inside one transaction,
+lock the series, delete the slice being replaced, insert the new rows through bulk.py.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -16,19 +16,25 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from backfill_pipeline.warehouse.store import series_lock_key
+from backfill_pipeline.warehouse.bulk import copy_rows
 
 IN_CHUNK = 500
 
 
+def lock_key(*parts: str) -> int:
+    digest = hashlib.blake2b("|".join(parts).encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
 def lock(conn: Connection, *parts: str) -> None:
-    """Serialise writers of one slice on PostgreSQL (SQLite already holds BEGIN IMMEDIATE)."""
+    """The one writer lock: serialise writers of one slice on PostgreSQL (a transaction-scoped
+    advisory lock); SQLite already holds BEGIN IMMEDIATE, the database's write lock."""
     if conn.dialect.name == "postgresql":
-        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": series_lock_key(*parts)})
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": lock_key(*parts)})
 
 
 def delete_in(conn: Connection, table: sa.Table, where: Sequence[Any], column: sa.Column, values: Sequence[Any]) -> None:
-    """DELETE the rows matching `where` whose `column` is in `values` (chunked IN lists)."""
+    """The one chunked delete: rows matching `where` whose `column` is in `values`."""
     for i in range(0, len(values), IN_CHUNK):
         conn.execute(table.delete().where(*where, column.in_(list(values[i : i + IN_CHUNK]))))
 
@@ -46,24 +52,4 @@ def plain(value: Any) -> Any:
 
 def insert_rows(conn: Connection, table: sa.Table, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> int:
     """Bulk insert tuples of str/int/float/None (dates as 'YYYY-MM-DD' strings)."""
-    if not rows:
-        return 0
-    cols = ", ".join(columns)
-    if conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg":
-        raw: Any = conn.connection.driver_connection
-        with raw.cursor() as cur, cur.copy(f"COPY {table.name} ({cols}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
-    elif conn.dialect.name == "sqlite":
-        marks = ", ".join("?" * len(columns))
-        conn.exec_driver_sql(f"INSERT INTO {table.name} ({cols}) VALUES ({marks})", rows)
-    else:
-        import datetime as dt
-
-        def typed(name: str, value: Any) -> Any:
-            if value is not None and isinstance(table.c[name].type, sa.Date):
-                return dt.date.fromisoformat(value)
-            return value
-
-        conn.execute(table.insert(), [{c: typed(c, v) for c, v in zip(columns, r, strict=True)} for r in rows])
-    return len(rows)
+    return copy_rows(conn, table, columns, rows)

@@ -1,24 +1,72 @@
-"""Warehouse tables (SQLAlchemy Core); the same schema on SQLite and PostgreSQL.
+"""Warehouse tables (SQLAlchemy Core), schema v2; the same tables on SQLite and PostgreSQL.
 
-`bars.ts` is the bar start in UTC epoch seconds (integers compare, sort and bulk-load the
-same way on every database); `bars.session` is the exchange session the bar belongs to
-(for 1w bars, the first session of the week), so completeness is one GROUP BY.
+Alembic owns the DDL (warehouse/migrations/); these objects are what queries are built from.
+
+- `series`: one row per (market, symbol, timeframe); bars refer to it by a 4-byte id, so no
+  bar row repeats text keys.
+- `bars`: one row per (series_id, ts). `ts` is the bar start in UTC epoch seconds; `session`
+  the exchange session the bar belongs to (for 1w bars, the first session of the week), so
+  completeness is one GROUP BY. Column order puts the 8-byte columns first (no alignment
+  padding on PostgreSQL); see docs/storage.md for the measured layout choices.
+- `bar_sessions`: bars per (series, session), kept by the database's own triggers on `bars`
+  (warehouse/summary_sql.py), so it equals the stored bars whatever wrote or deleted them.
 """
 
 from __future__ import annotations
+
+import datetime as dt
+from typing import Any
 
 import sqlalchemy as sa
 
 metadata = sa.MetaData()
 
-bars = sa.Table(
+EPOCH_DAY = dt.date(1970, 1, 1)
+
+
+class SessionDay(sa.types.TypeDecorator[dt.date]):
+    """A session date: `date` on PostgreSQL (4 bytes), days since 1970-01-01 on SQLite (an
+    integer record field of 2-3 bytes instead of 10 bytes of ISO text, in the row and its index)."""
+
+    impl = sa.Date
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: sa.Dialect) -> sa.types.TypeEngine[Any]:
+        return dialect.type_descriptor(sa.Integer() if dialect.name == "sqlite" else sa.Date())
+
+    def process_bind_param(self, value: Any, dialect: sa.Dialect) -> Any:
+        if value is None or dialect.name != "sqlite":
+            return value
+        if isinstance(value, dt.datetime):
+            value = value.date()
+        if isinstance(value, str):
+            value = dt.date.fromisoformat(value)
+        return (value - EPOCH_DAY).days
+
+    def process_result_value(self, value: Any, dialect: sa.Dialect) -> dt.date | None:
+        if value is None:
+            return None
+        if isinstance(value, int):
+            return EPOCH_DAY + dt.timedelta(days=value)
+        if isinstance(value, str):
+            return dt.date.fromisoformat(value)
+        return value
+
+
+series = sa.Table(
+    "series",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("market", sa.String(32), nullable=False),
+    sa.Column("symbol", sa.String(32), nullable=False),
+    sa.Column("timeframe", sa.String(8), nullable=False),
+    sa.UniqueConstraint("market", "timeframe", "symbol", name="uq_series_key"),
+)
+
+bar_table = sa.Table(
     "bars",
     metadata,
-    sa.Column("market", sa.String(32), primary_key=True),
-    sa.Column("symbol", sa.String(32), primary_key=True),
-    sa.Column("timeframe", sa.String(8), primary_key=True),
-    sa.Column("ts", sa.BigInteger, primary_key=True),
-    sa.Column("session", sa.Date, nullable=False),
+    sa.Column("ts", sa.BigInteger, nullable=False),
     sa.Column("open", sa.Float, nullable=False),
     sa.Column("high", sa.Float, nullable=False),
     sa.Column("low", sa.Float, nullable=False),
@@ -26,25 +74,50 @@ bars = sa.Table(
     sa.Column("volume", sa.Float, nullable=False),
     sa.Column("vwap", sa.Float),
     sa.Column("trades", sa.BigInteger),
-    sa.Index("ix_bars_session", "market", "timeframe", "session", "symbol"),
+    sa.Column("series_id", sa.Integer, nullable=False),
+    sa.Column("session", SessionDay, nullable=False),
 )
 BAR_INSERT_COLUMNS: tuple[str, ...] = (
-    "market", "symbol", "timeframe", "ts", "session", "open", "high", "low", "close", "volume", "vwap", "trades",
+    "ts", "open", "high", "low", "close", "volume", "vwap", "trades", "series_id", "session",
 )
 
-# Bars per (series, session), maintained in the same transaction as `bars`, so gap scans
-# read one row per symbol-session instead of aggregating millions of bars.
 bar_sessions = sa.Table(
     "bar_sessions",
     metadata,
-    sa.Column("market", sa.String(32), primary_key=True),
-    sa.Column("timeframe", sa.String(8), primary_key=True),
-    sa.Column("symbol", sa.String(32), primary_key=True),
-    sa.Column("session", sa.Date, primary_key=True),
+    sa.Column("series_id", sa.Integer, primary_key=True),
+    sa.Column("session", SessionDay, primary_key=True),
     sa.Column("bars", sa.Integer, nullable=False),
-    sa.Column("first_ts", sa.BigInteger, nullable=False),
-    sa.Column("last_ts", sa.BigInteger, nullable=False),
 )
+
+# What each derived partition was built from: per derived (series, session label; for 1w the
+# week's first session), the source bars it was resampled from and the bars it wrote. A derived partition whose
+# source count in `bar_sessions` differs now is `stale` (gaps.py).
+derived_sources = sa.Table(
+    "derived_sources",
+    metadata,
+    sa.Column("series_id", sa.Integer, primary_key=True),
+    sa.Column("session", SessionDay, primary_key=True),
+    sa.Column("source_bars", sa.Integer, nullable=False),
+    sa.Column("bars", sa.Integer, nullable=False),  # derived bars written: fewer stored now = lost
+)
+
+# Bars with their series' text keys, for readers that think in (market, symbol, timeframe):
+# the SQL view `bars_by_series` (a join, not a table: never written). Also the shape the
+# pre-v2 readers (features, corporate actions, read.py) query until their SQL moves here.
+bars_by_series = sa.Table(
+    "bars_by_series",
+    sa.MetaData(),
+    sa.Column("market", sa.String(32)),
+    sa.Column("symbol", sa.String(32)),
+    sa.Column("timeframe", sa.String(8)),
+    sa.Column("ts", sa.BigInteger),
+    sa.Column("session", SessionDay),
+    *(sa.Column(name, sa.Float) for name in ("open", "high", "low", "close", "volume", "vwap")),
+    sa.Column("trades", sa.BigInteger),
+    sa.Column("series_id", sa.Integer),
+)
+# The modules whose SQL has not moved into warehouse/ yet import `bars` and filter on text keys.
+bars = bars_by_series
 
 # One row per fetched partition slice (symbol x timeframe x session) per attempt.
 fetch_log = sa.Table(

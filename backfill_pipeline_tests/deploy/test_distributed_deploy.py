@@ -226,12 +226,12 @@ def test_a_backfill_through_the_proxy_runs_on_several_workers_within_one_shared_
         requests = conn.execute(sa.text("SELECT count(*) FROM vendor_requests WHERE vendor = 'polygon'")).scalar_one()
         stored = {
             symbol: pd.read_sql(sa.text(
-                "SELECT ts, open, high, low, close, volume FROM bars WHERE market = 'us_equities' "
+                "SELECT ts, open, high, low, close, volume FROM bars_by_series WHERE market = 'us_equities' "
                 "AND timeframe = '1m' AND symbol = :s ORDER BY ts"), conn, params={"s": symbol})
             for symbol in SYMBOLS
         }
         daily = conn.execute(sa.text(
-            "SELECT symbol, count(*) FROM bars WHERE market = 'us_equities' AND timeframe = '1d' GROUP BY symbol"
+            "SELECT symbol, count(*) FROM bars_by_series WHERE market = 'us_equities' AND timeframe = '1d' GROUP BY symbol"
         )).all()
     warehouse.dispose()
     assert requests == floor

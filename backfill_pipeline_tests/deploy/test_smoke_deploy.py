@@ -45,7 +45,7 @@ def test_backfill_through_webserver_and_daemon_lands_in_postgres(
     with warehouse.connect() as conn:
         counts = conn.execute(
             sa.text(
-                "SELECT session, count(*) FROM bars WHERE market = 'us_equities' AND symbol = :symbol "
+                "SELECT session, count(*) FROM bars_by_series WHERE market = 'us_equities' AND symbol = :symbol "
                 "AND timeframe = '1m' GROUP BY session ORDER BY session"
             ),
             {"symbol": SYMBOL},

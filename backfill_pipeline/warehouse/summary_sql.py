@@ -1,0 +1,149 @@
+"""The database keeps `bar_sessions` equal to `bars`: trigger DDL for PostgreSQL and SQLite.
+
+PostgreSQL: statement-level triggers with transition tables, so a COPY of a year of bars
+updates the summary once per (series, session), not once per row; TRUNCATE empties it too.
+SQLite (no statement triggers): row triggers (an upsert per inserted row, a decrement per
+deleted row). Either way a DELETE/UPDATE/INSERT on `bars` from any client, the pipeline or
+a manual fix, moves the summary with it in the same transaction.
+
+The summary itself refuses writes that do not come from these triggers:
+- PostgreSQL: a statement-level guard that raises unless it fires inside another trigger
+  (pg_trigger_depth() > 1);
+- SQLite (no trigger depth): a summary row can only appear with 1 bar that `bars` holds,
+  change by exactly one bar, and be deleted at 0 bars, which is all the row triggers do.
+  A direct `UPDATE bar_sessions SET bars = bars + 1` would pass; `scan --recount` audits.
+
+Uniqueness of (series_id, ts) on PostgreSQL, where the table has no unique index (a unique
+btree costs 28-31 bytes a bar, docs/storage.md): the insert trigger refuses a statement whose
+rows repeat a (series, ts), or repeat one already stored in a session that had bars before it.
+"""
+
+from __future__ import annotations
+
+GUARD_MESSAGE = "bar_sessions is kept by the database from bars: change bars, not the summary"
+DUPLICATE_MESSAGE = "duplicate bar: (series_id, ts) already stored"
+
+PG_DDL: tuple[str, ...] = (
+    f"""
+CREATE OR REPLACE FUNCTION bp_bar_sessions_guard() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF pg_trigger_depth() < 2 THEN
+    RAISE EXCEPTION '{GUARD_MESSAGE}';
+  END IF;
+  RETURN NULL;
+END $$""",
+    f"""
+CREATE OR REPLACE FUNCTION bp_bars_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE dup record;
+BEGIN
+  SELECT series_id, ts INTO dup FROM new_rows GROUP BY series_id, ts HAVING count(*) > 1 LIMIT 1;
+  IF FOUND THEN
+    RAISE EXCEPTION '{DUPLICATE_MESSAGE} (series % ts %)', dup.series_id, dup.ts USING ERRCODE = 'unique_violation';
+  END IF;
+  -- sessions that held bars before this statement (never after the pipeline's replace,
+  -- which deletes them first): check the new rows against the stored ones
+  IF EXISTS (SELECT 1 FROM new_rows n JOIN bar_sessions s ON s.series_id = n.series_id AND s.session = n.session) THEN
+    SELECT b.series_id, b.ts INTO dup FROM bars b
+      JOIN (SELECT DISTINCT n.series_id, n.session FROM new_rows n
+            JOIN bar_sessions s ON s.series_id = n.series_id AND s.session = n.session) t
+        ON b.series_id = t.series_id AND b.session = t.session
+      GROUP BY b.series_id, b.ts HAVING count(*) > 1 LIMIT 1;
+    IF FOUND THEN
+      RAISE EXCEPTION '{DUPLICATE_MESSAGE} (series % ts %)', dup.series_id, dup.ts USING ERRCODE = 'unique_violation';
+    END IF;
+  END IF;
+  INSERT INTO bar_sessions AS s (series_id, session, bars)
+    SELECT series_id, session, count(*) FROM new_rows GROUP BY series_id, session
+    ON CONFLICT (series_id, session) DO UPDATE SET bars = s.bars + excluded.bars;
+  RETURN NULL;
+END $$""",
+    """
+CREATE OR REPLACE FUNCTION bp_bars_deleted() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  UPDATE bar_sessions s SET bars = s.bars - d.n
+    FROM (SELECT series_id, session, count(*) AS n FROM old_rows GROUP BY series_id, session) d
+    WHERE s.series_id = d.series_id AND s.session = d.session;
+  DELETE FROM bar_sessions s USING (SELECT DISTINCT series_id, session FROM old_rows) d
+    WHERE s.series_id = d.series_id AND s.session = d.session AND s.bars <= 0;
+  RETURN NULL;
+END $$""",
+    """
+CREATE OR REPLACE FUNCTION bp_bars_updated() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO bar_sessions AS s (series_id, session, bars)
+    SELECT series_id, session, count(*) FROM new_rows GROUP BY series_id, session
+    ON CONFLICT (series_id, session) DO UPDATE SET bars = s.bars + excluded.bars;
+  UPDATE bar_sessions s SET bars = s.bars - d.n
+    FROM (SELECT series_id, session, count(*) AS n FROM old_rows GROUP BY series_id, session) d
+    WHERE s.series_id = d.series_id AND s.session = d.session;
+  DELETE FROM bar_sessions s USING (SELECT DISTINCT series_id, session FROM old_rows) d
+    WHERE s.series_id = d.series_id AND s.session = d.session AND s.bars <= 0;
+  IF EXISTS (SELECT 1 FROM bars b JOIN (SELECT DISTINCT series_id, session FROM new_rows) t
+             ON b.series_id = t.series_id AND b.session = t.session
+             GROUP BY b.series_id, b.ts HAVING count(*) > 1) THEN
+    RAISE EXCEPTION '{DUPLICATE_MESSAGE}' USING ERRCODE = 'unique_violation';
+  END IF;
+  RETURN NULL;
+END $$""".replace("{DUPLICATE_MESSAGE}", DUPLICATE_MESSAGE),
+    """
+CREATE OR REPLACE FUNCTION bp_bars_truncated() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  DELETE FROM bar_sessions;
+  RETURN NULL;
+END $$""",
+    ("CREATE TRIGGER bars_inserted AFTER INSERT ON bars REFERENCING NEW TABLE AS new_rows "
+    "FOR EACH STATEMENT EXECUTE FUNCTION bp_bars_inserted()"),
+    ("CREATE TRIGGER bars_deleted AFTER DELETE ON bars REFERENCING OLD TABLE AS old_rows "
+    "FOR EACH STATEMENT EXECUTE FUNCTION bp_bars_deleted()"),
+    ("CREATE TRIGGER bars_updated AFTER UPDATE ON bars REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows "
+    "FOR EACH STATEMENT EXECUTE FUNCTION bp_bars_updated()"),
+    "CREATE TRIGGER bars_truncated AFTER TRUNCATE ON bars FOR EACH STATEMENT EXECUTE FUNCTION bp_bars_truncated()",
+    ("CREATE TRIGGER bar_sessions_guard BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON bar_sessions "
+    "FOR EACH STATEMENT EXECUTE FUNCTION bp_bar_sessions_guard()"),
+)
+
+_KEY = "series_id = {row}.series_id AND session = {row}.session"
+
+SQLITE_DDL: tuple[str, ...] = (
+    """
+CREATE TRIGGER bars_inserted AFTER INSERT ON bars BEGIN
+  INSERT INTO bar_sessions (series_id, session, bars) VALUES (NEW.series_id, NEW.session, 1)
+    ON CONFLICT (series_id, session) DO UPDATE SET bars = bars + 1;
+END""",
+    f"""
+CREATE TRIGGER bars_deleted AFTER DELETE ON bars BEGIN
+  UPDATE bar_sessions SET bars = bars - 1 WHERE {_KEY.format(row="OLD")};
+  DELETE FROM bar_sessions WHERE {_KEY.format(row="OLD")} AND bars = 0;
+END""",
+    f"""
+CREATE TRIGGER bars_updated AFTER UPDATE OF series_id, session ON bars BEGIN
+  INSERT INTO bar_sessions (series_id, session, bars) VALUES (NEW.series_id, NEW.session, 1)
+    ON CONFLICT (series_id, session) DO UPDATE SET bars = bars + 1;
+  UPDATE bar_sessions SET bars = bars - 1 WHERE {_KEY.format(row="OLD")};
+  DELETE FROM bar_sessions WHERE {_KEY.format(row="OLD")} AND bars = 0;
+END""",
+    f"""
+CREATE TRIGGER bar_sessions_guard_insert BEFORE INSERT ON bar_sessions
+WHEN NEW.bars <> 1 OR NOT EXISTS (SELECT 1 FROM bars WHERE {_KEY.format(row="NEW")}) BEGIN
+  SELECT RAISE(ABORT, '{GUARD_MESSAGE}');
+END""",
+    f"""
+CREATE TRIGGER bar_sessions_guard_update BEFORE UPDATE ON bar_sessions
+WHEN NEW.bars - OLD.bars NOT IN (1, -1) OR NEW.series_id IS NOT OLD.series_id OR NEW.session IS NOT OLD.session BEGIN
+  SELECT RAISE(ABORT, '{GUARD_MESSAGE}');
+END""",
+    f"""
+CREATE TRIGGER bar_sessions_guard_delete BEFORE DELETE ON bar_sessions WHEN OLD.bars <> 0 BEGIN
+  SELECT RAISE(ABORT, '{GUARD_MESSAGE}');
+END""",
+)
+
+
+def summary_ddl(dialect: str) -> tuple[str, ...]:
+    return PG_DDL if dialect == "postgresql" else SQLITE_DDL
+
+
+def rebuild_summary_sql() -> str:
+    """The summary recomputed from `bars` (run before the guards exist, in a migration)."""
+    return ("INSERT INTO bar_sessions (series_id, session, bars) "
+            "SELECT series_id, session, count(*) FROM bars GROUP BY series_id, session")
