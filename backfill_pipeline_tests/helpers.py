@@ -10,7 +10,7 @@ from backfill_pipeline.names import bars_resource_key, ohlcv_key
 from backfill_pipeline.resources.warehouse import WarehouseResource
 from backfill_pipeline.settings import Settings
 from backfill_pipeline.vendors.demo.resource import DemoVendorResource
-from backfill_pipeline.warehouse.schema import bars, fetch_log
+from backfill_pipeline.warehouse.schema import bars_by_series, fetch_log
 
 
 def materialize(
@@ -48,10 +48,11 @@ def demo_bars(settings: Settings, demo: DemoVendorResource | None = None) -> dic
     return {bars_resource_key(m.name): resource for m in settings.markets() if settings.vendor(m.name) == "demo"}
 
 
-def table_rows(url: str, table=bars) -> list[tuple]:
+def table_rows(url: str, table=bars_by_series) -> list[tuple]:
     engine = sa.create_engine(url)
     with engine.connect() as conn:
-        rows = conn.execute(sa.select(table).order_by(*table.primary_key.columns)).all()
+        order = list(table.primary_key.columns) or [table.c[k] for k in ("market", "symbol", "timeframe", "ts")]
+        rows = conn.execute(sa.select(table).order_by(*order)).all()
     engine.dispose()
     return [tuple(r) for r in rows]
 

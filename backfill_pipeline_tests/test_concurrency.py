@@ -10,7 +10,8 @@ import dagster as dg
 import pytest
 import sqlalchemy as sa
 
-from backfill_pipeline.warehouse.schema import bar_sessions, bar_table, bars, fetch_log, vendor_requests
+from backfill_pipeline.warehouse.schema import bar_sessions, bar_table, fetch_log, vendor_requests
+from backfill_pipeline.warehouse.schema import bars_by_series as bars
 from backfill_pipeline.warehouse.store import Warehouse
 from backfill_pipeline_tests.helpers import table_rows
 from backfill_pipeline_tests.instances import shipped_instance

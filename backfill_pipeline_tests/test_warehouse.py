@@ -6,7 +6,7 @@ import threading
 import pandas as pd
 import sqlalchemy as sa
 
-from backfill_pipeline.warehouse.schema import bars as bars_table
+from backfill_pipeline.warehouse.schema import bars_by_series as bars_table
 from backfill_pipeline.warehouse.store import Warehouse
 
 

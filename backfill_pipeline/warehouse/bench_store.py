@@ -17,7 +17,14 @@ import sqlalchemy as sa
 
 from backfill_pipeline.warehouse.bulk import bar_rows, copy_rows, insert_bars
 from backfill_pipeline.warehouse.migrations import v1_tables
-from backfill_pipeline.warehouse.schema import BAR_INSERT_COLUMNS, bar_sessions, bar_table, fetch_log, series, vendor_requests
+from backfill_pipeline.warehouse.schema import (
+    BAR_INSERT_COLUMNS,
+    bar_sessions,
+    bar_table,
+    fetch_log,
+    series,
+    vendor_requests,
+)
 from backfill_pipeline.warehouse.storage import BarStorage, bar_storage, vacuum_analyze
 from backfill_pipeline.warehouse.store import Warehouse
 

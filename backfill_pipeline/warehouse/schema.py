@@ -102,8 +102,7 @@ derived_sources = sa.Table(
 )
 
 # Bars with their series' text keys, for readers that think in (market, symbol, timeframe):
-# the SQL view `bars_by_series` (a join, not a table: never written). Also the shape the
-# pre-v2 readers (features, corporate actions, read.py) query until their SQL moves here.
+# the SQL view `bars_by_series` (a join, not a table: never written).
 bars_by_series = sa.Table(
     "bars_by_series",
     sa.MetaData(),
@@ -116,8 +115,6 @@ bars_by_series = sa.Table(
     sa.Column("trades", sa.BigInteger),
     sa.Column("series_id", sa.Integer),
 )
-# The modules whose SQL has not moved into warehouse/ yet import `bars` and filter on text keys.
-bars = bars_by_series
 
 # One row per fetched partition slice (symbol x timeframe x session) per attempt.
 fetch_log = sa.Table(
