@@ -10,8 +10,7 @@ import dagster as dg
 import pytest
 import sqlalchemy as sa
 
-from backfill_pipeline.warehouse.schema import bar_sessions, bar_table, fetch_log, vendor_requests
-from backfill_pipeline.warehouse.schema import bars_by_series as bars
+from backfill_pipeline.warehouse.schema import bar_sessions, bars, bars_by_series, fetch_log, vendor_requests
 from backfill_pipeline.warehouse.store import Warehouse
 from backfill_pipeline_tests.helpers import table_rows
 from backfill_pipeline_tests.instances import shipped_instance
@@ -60,13 +59,13 @@ def _worker(kind: str, url: str, barrier, results) -> None:
 
 
 def _snapshot(url: str) -> dict[str, list[tuple]]:
-    return {"bars": table_rows(url, bars), "bar_sessions": table_rows(url, bar_sessions)}
+    return {"bars": table_rows(url), "bar_sessions": table_rows(url, bar_sessions)}
 
 
 def _wipe(url: str) -> None:
     engine = sa.create_engine(url)
     with engine.begin() as conn:
-        for table in (bar_table, fetch_log, vendor_requests):  # the database empties bar_sessions itself
+        for table in (bars, fetch_log, vendor_requests):  # the database empties bar_sessions itself
             conn.execute(table.delete())
     engine.dispose()
 
@@ -87,8 +86,9 @@ def test_concurrent_schedule_run_and_manual_backfill_leave_the_rows_of_a_clean_r
 
     engine = sa.create_engine(warehouse_url)
     with engine.connect() as conn:
-        keys = [bars.c.market, bars.c.symbol, bars.c.timeframe, bars.c.ts]
-        total = conn.execute(sa.select(sa.func.count()).select_from(bars)).scalar()
+        view = bars_by_series
+        keys = [view.c.market, view.c.symbol, view.c.timeframe, view.c.ts]
+        total = conn.execute(sa.select(sa.func.count()).select_from(view)).scalar()
         distinct = conn.execute(sa.select(sa.func.count()).select_from(sa.select(*keys).distinct().subquery())).scalar()
     engine.dispose()
     assert total == distinct > 0  # exactly one row per (market, symbol, timeframe, ts)

@@ -11,7 +11,7 @@ from backfill_pipeline.gaps import scan, summarize
 from backfill_pipeline.markets import MARKETS, sessions_in_range
 from backfill_pipeline.timeframes import derivation_sources
 from backfill_pipeline.vendors.demo.resource import DemoVendorResource
-from backfill_pipeline.warehouse.schema import bar_table, series
+from backfill_pipeline.warehouse.schema import bars, series
 from backfill_pipeline.warehouse.store import Warehouse
 from backfill_pipeline_tests.helpers import materialize
 from backfill_pipeline_tests.instances import shipped_instance
@@ -89,7 +89,7 @@ def test_summary_counts_agree_with_group_by(gappy):
 
 
 def test_bars_lost_after_a_fetch_are_not_fetched(gappy):
-    b = bar_table
+    b = bars
     with gappy.engine.begin() as conn:
         aapl = conn.execute(sa.select(series.c.id).where(series.c.symbol == "AAPL", series.c.timeframe == "1m")).scalar_one()
         lost = (b.c.series_id == aapl, b.c.session == dt.date(2024, 3, 4))

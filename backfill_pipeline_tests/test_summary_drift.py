@@ -15,7 +15,7 @@ from backfill_pipeline.markets import MARKETS, sessions_in_range
 from backfill_pipeline.report import series_report
 from backfill_pipeline.timeframes import derivation_sources
 from backfill_pipeline.vendors.demo.resource import DemoVendorResource
-from backfill_pipeline.warehouse.schema import bar_sessions, bar_table, series
+from backfill_pipeline.warehouse.schema import bar_sessions, bars, series
 from backfill_pipeline.warehouse.store import Warehouse
 from backfill_pipeline_tests.helpers import materialize
 
@@ -58,7 +58,7 @@ def test_holes_cut_by_direct_sql_are_found_by_the_default_scan(stored):
     wh = stored
     before = scan(wh, EQ, SYMBOLS, ["1m"], WEEK, SOURCES)
     assert _fillable(before) == set()
-    b = bar_table
+    b = bars
     with wh.engine.begin() as conn:
         # a whole session; one minute; the last minute of the early close; a thin symbol's whole session
         conn.execute(b.delete().where(b.c.series_id == _sid(conn, "AAPL"), b.c.session == _day("2024-11-26")))
@@ -109,7 +109,7 @@ def test_holes_cut_by_direct_sql_are_found_by_the_default_scan(stored):
 
 def test_bars_inserted_and_updated_by_direct_sql_move_the_summary(stored):
     wh = stored
-    b = bar_table
+    b = bars
     with wh.engine.begin() as conn:
         aapl = _sid(conn, "AAPL")
         moved = b.update().where(b.c.series_id == aapl, b.c.session == _day("2024-11-25"),

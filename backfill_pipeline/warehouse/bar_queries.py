@@ -13,7 +13,7 @@ import datetime as dt
 import pandas as pd
 import sqlalchemy as sa
 
-from backfill_pipeline.warehouse.schema import bar_sessions, bar_table, series
+from backfill_pipeline.warehouse.schema import bar_sessions, bars, series
 from backfill_pipeline.warehouse.store import Warehouse
 
 LOOKBACK_COLUMNS = ("ts", "session", "open", "high", "low", "close", "volume")
@@ -38,7 +38,7 @@ def read_with_lookback(
 ) -> tuple[pd.DataFrame, int]:
     """Bars (LOOKBACK_COLUMNS) of sessions first..last, preceded by up to `lookback` earlier
     bars; and how many earlier bars there were."""
-    b = bar_table
+    b = bars
     cols = [b.c[c] for c in LOOKBACK_COLUMNS]
     sid = _series_id(market, timeframe, symbol)
     before = sa.select(*cols).where(b.c.series_id == sid, b.c.session < first).order_by(b.c.ts.desc()).limit(lookback)
@@ -52,7 +52,7 @@ def read_with_lookback(
 
 def daily_closes(warehouse: Warehouse, market: str, symbol: str, first: dt.date, before: dt.date) -> pd.DataFrame:
     """session (datetime64), close: the stored raw 1d closes of sessions first..before (exclusive)."""
-    b = bar_table
+    b = bars
     query = sa.select(b.c.session, b.c.close).where(
         b.c.series_id == _series_id(market, "1d", symbol), b.c.session >= first, b.c.session < before,
     ).order_by(b.c.session)

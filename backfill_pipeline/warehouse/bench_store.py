@@ -20,7 +20,7 @@ from backfill_pipeline.warehouse.migrations import v1_tables
 from backfill_pipeline.warehouse.schema import (
     BAR_INSERT_COLUMNS,
     bar_sessions,
-    bar_table,
+    bars,
     fetch_log,
     series,
     vendor_requests,
@@ -64,7 +64,7 @@ def timed_raw_load(warehouse: Warehouse, blocks: Sequence[tuple[str, str, str, p
     started, rows = time.perf_counter(), 0
     for block in prebuilt:
         with warehouse.transaction() as conn:
-            rows += copy_rows(conn, bar_table, BAR_INSERT_COLUMNS, block)
+            rows += copy_rows(conn, bars, BAR_INSERT_COLUMNS, block)
     return rows, time.perf_counter() - started
 
 
@@ -98,7 +98,7 @@ def delete_all_bars(warehouse: Warehouse) -> None:
     """Empty `bars` (and nothing else: the ceiling loads into the same table without the
     pipeline; the summary empties with it)."""
     with warehouse.transaction() as conn:
-        conn.execute(bar_table.delete())
+        conn.execute(bars.delete())
 
 
 def totals(warehouse: Warehouse) -> dict[str, int]:
@@ -107,7 +107,7 @@ def totals(warehouse: Warehouse) -> dict[str, int]:
     one_minute = s.c.series_id.in_(sa.select(series.c.id).where(series.c.timeframe == "1m"))
     with warehouse.engine.connect() as conn:
         return {
-            "bars": conn.execute(sa.select(sa.func.count()).select_from(bar_table)).scalar_one(),
+            "bars": conn.execute(sa.select(sa.func.count()).select_from(bars)).scalar_one(),
             "bars_1m": int(conn.execute(sa.select(sa.func.coalesce(sa.func.sum(s.c.bars), 0)).where(one_minute))
                            .scalar_one()),
             "requests": conn.execute(sa.select(sa.func.count()).select_from(vendor_requests)).scalar_one(),

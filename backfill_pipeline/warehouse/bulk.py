@@ -17,7 +17,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from backfill_pipeline.warehouse.schema import BAR_INSERT_COLUMNS, bar_table
+from backfill_pipeline.warehouse.schema import BAR_INSERT_COLUMNS, bars
 
 
 def _nullable(values: list[Any], missing: Any) -> list[Any]:
@@ -93,4 +93,4 @@ def copy_rows(conn: Connection, table: sa.Table, columns: Sequence[str], rows: S
 
 def insert_bars(conn: Connection, series_id: int, frame: pd.DataFrame) -> int:
     """Load one series' bars (a frame with a `session` column), nothing deleted first."""
-    return copy_rows(conn, bar_table, BAR_INSERT_COLUMNS, bar_rows(series_id, frame, conn.dialect.name))
+    return copy_rows(conn, bars, BAR_INSERT_COLUMNS, bar_rows(series_id, frame, conn.dialect.name))

@@ -63,7 +63,7 @@ series = sa.Table(
     sa.UniqueConstraint("market", "timeframe", "symbol", name="uq_series_key"),
 )
 
-bar_table = sa.Table(
+bars = sa.Table(
     "bars",
     metadata,
     sa.Column("ts", sa.BigInteger, nullable=False),

@@ -29,7 +29,7 @@ from backfill_pipeline.warehouse.migrate import ensure_schema
 from backfill_pipeline.warehouse.schema import (
     BAR_INSERT_COLUMNS,
     bar_sessions,
-    bar_table,
+    bars,
     derived_sources,
     fetch_log,
     series,
@@ -140,8 +140,8 @@ class Warehouse:
         rows = bar_rows(sid, frame, self.engine.dialect.name) if len(frame) else []
         with self.transaction() as conn:
             lock(conn, market, timeframe, symbol)
-            delete_in(conn, bar_table, (bar_table.c.series_id == sid,), bar_table.c.session, list(sessions))
-            written = copy_rows(conn, bar_table, BAR_INSERT_COLUMNS, rows)
+            delete_in(conn, bars, (bars.c.series_id == sid,), bars.c.session, list(sessions))
+            written = copy_rows(conn, bars, BAR_INSERT_COLUMNS, rows)
             if built_from is not None:
                 d = derived_sources
                 delete_in(conn, d, (d.c.series_id == sid,), d.c.session, list(sessions))
@@ -168,7 +168,7 @@ class Warehouse:
     def read_bars(
         self, market: str, timeframe: str, symbol: str, first_session: dt.date, last_session: dt.date
     ) -> pd.DataFrame:
-        b = bar_table
+        b = bars
         # the session as raw day numbers (SQLite) or ISO text: per-row date objects cost more than the rest
         session = sa.type_coerce(b.c.session, sa.Integer) if self.is_sqlite else sa.cast(b.c.session, sa.String)
         query = (
@@ -197,7 +197,7 @@ class Warehouse:
         """
         ids = self._series_filter(market, timeframe, symbols).subquery()
         if recount:
-            b = bar_table
+            b = bars
             inner = (sa.select(b.c.series_id, b.c.session, sa.func.count().label("bars"))
                      .where(b.c.series_id.in_(sa.select(ids.c.id)), b.c.session >= first_session,
                             b.c.session <= last_session)
@@ -246,7 +246,7 @@ class Warehouse:
     def series_bounds(self, market: str, first: dt.date, last: dt.date) -> pd.DataFrame:
         """First and last stored bar (UTC) per (symbol, timeframe) within the sessions: the
         summary finds each series' first and last session, the index their first/last bar."""
-        s, b = bar_sessions, bar_table
+        s, b = bar_sessions, bars
         spans = (sa.select(s.c.series_id, sa.func.min(s.c.session).label("lo"), sa.func.max(s.c.session).label("hi"))
                  .where(s.c.series_id.in_(self._series_filter(market)), s.c.session >= first, s.c.session <= last)
                  .group_by(s.c.series_id)).subquery()
