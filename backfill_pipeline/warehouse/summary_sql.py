@@ -2,8 +2,8 @@
 
 PostgreSQL: statement-level triggers with transition tables, so a COPY of a year of bars
 updates the summary once per (series, session), not once per row; TRUNCATE empties it too.
-SQLite (no statement triggers): row triggers (an upsert per inserted row, a decrement per
-deleted row). Either way a DELETE/UPDATE/INSERT on `bars` from any client, the pipeline or
+SQLite (no statement triggers): row triggers (an increment per inserted row, a new summary
+row for a session's first bar, a decrement per deleted row). Either way a DELETE/UPDATE/INSERT on `bars` from any client, the pipeline or
 a manual fix, moves the summary with it in the same transaction.
 
 The summary itself refuses writes that do not come from these triggers:
@@ -105,10 +105,11 @@ END $$""",
 _KEY = "series_id = {row}.series_id AND session = {row}.session"
 
 SQLITE_DDL: tuple[str, ...] = (
-    """
+    f"""
 CREATE TRIGGER bars_inserted AFTER INSERT ON bars BEGIN
-  INSERT INTO bar_sessions (series_id, session, bars) VALUES (NEW.series_id, NEW.session, 1)
-    ON CONFLICT (series_id, session) DO UPDATE SET bars = bars + 1;
+  UPDATE bar_sessions SET bars = bars + 1 WHERE {_KEY.format(row="NEW")};
+  INSERT INTO bar_sessions (series_id, session, bars) SELECT NEW.series_id, NEW.session, 1
+    WHERE NOT EXISTS (SELECT 1 FROM bar_sessions WHERE {_KEY.format(row="NEW")});
 END""",
     f"""
 CREATE TRIGGER bars_deleted AFTER DELETE ON bars BEGIN
@@ -117,8 +118,9 @@ CREATE TRIGGER bars_deleted AFTER DELETE ON bars BEGIN
 END""",
     f"""
 CREATE TRIGGER bars_updated AFTER UPDATE OF series_id, session ON bars BEGIN
-  INSERT INTO bar_sessions (series_id, session, bars) VALUES (NEW.series_id, NEW.session, 1)
-    ON CONFLICT (series_id, session) DO UPDATE SET bars = bars + 1;
+  UPDATE bar_sessions SET bars = bars + 1 WHERE {_KEY.format(row="NEW")};
+  INSERT INTO bar_sessions (series_id, session, bars) SELECT NEW.series_id, NEW.session, 1
+    WHERE NOT EXISTS (SELECT 1 FROM bar_sessions WHERE {_KEY.format(row="NEW")});
   UPDATE bar_sessions SET bars = bars - 1 WHERE {_KEY.format(row="OLD")};
   DELETE FROM bar_sessions WHERE {_KEY.format(row="OLD")} AND bars = 0;
 END""",
