@@ -76,12 +76,14 @@ def families(sources: dict[str, str | None], grain: str) -> list[list[str]]:
     return [[root] + [tf for tf in sources if joins(tf) and sources[tf] == root] for root in sources if not joins(root)]
 
 
-def _stored(warehouse: Warehouse, market: Market, timeframe: str, symbol: str, sessions: pd.DatetimeIndex) -> bool:
-    """Whether any `timeframe` partition of the sessions (1w: their weeks) holds bars or was built."""
-    targets = pd.DatetimeIndex(week_labels(market, pd.Series(sessions)).unique()) if timeframe == "1w" else sessions
-    first, last = targets.min().date(), targets.max().date()
-    return (not warehouse.bar_counts(market.name, timeframe, first, last, [symbol]).empty
-            or not warehouse.built_from(market.name, timeframe, first, last, [symbol]).empty)
+def _stored_sessions(warehouse: Warehouse, market: Market, timeframe: str, symbol: str,
+                     sessions: pd.DatetimeIndex) -> pd.DatetimeIndex:
+    """The sessions whose `timeframe` partition (1w: the session's week) holds bars or was built."""
+    labels = pd.DatetimeIndex(week_labels(market, pd.Series(sessions))) if timeframe == "1w" else sessions
+    first, last = labels.min().date(), labels.max().date()
+    stored = set(warehouse.bar_counts(market.name, timeframe, first, last, [symbol])["session"])
+    stored |= set(warehouse.built_from(market.name, timeframe, first, last, [symbol])["session"])
+    return sessions[labels.isin(list(stored))]
 
 
 def dependents(sources: dict[str, str | None], root: str) -> list[str]:
@@ -162,9 +164,14 @@ def build_ohlcv_family(market: Market, members: list[str], sources: dict[str, st
                 # none is left built from old ones (what was never built stays a gap to fill)
                 rebuilt = []
                 if root in selected and not outcomes[root][-1].errors:
-                    for tf in (t for t in outside if _stored(warehouse, market, t, symbol, sessions)):
+                    for tf in outside:
+                        # only the partitions already there: what was never built is not
+                        # built behind the asset's back (and the result is order-independent)
+                        stored = _stored_sessions(warehouse, market, tf, symbol, sessions)
+                        if not len(stored):
+                            continue
                         source_bars = root_bars if sources[tf] == root else None
-                        again = derive_and_store(warehouse, market, tf, sources[tf], symbol, sessions, now,  # type: ignore[arg-type]
+                        again = derive_and_store(warehouse, market, tf, sources[tf], symbol, stored, now,  # type: ignore[arg-type]
                                                  source_bars=source_bars)
                         rebuilt.append(f"{tf} {again.bars_written:,} (rebuilt)")
                 # one line per symbol: each log line is an event-log row in the instance
