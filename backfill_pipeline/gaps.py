@@ -26,6 +26,7 @@ import pandas as pd
 from backfill_pipeline.calendar_grid import expected_counts
 from backfill_pipeline.markets import Market
 from backfill_pipeline.resample import week_labels
+from backfill_pipeline.timeframes import get_timeframe
 from backfill_pipeline.warehouse.fetches import latest_fetches
 from backfill_pipeline.warehouse.store import Warehouse
 
@@ -41,7 +42,7 @@ GRID_COLUMNS = ["market", "symbol", "timeframe", "session", "expected", "present
 def _grid(market: Market, timeframe: str, symbols: Sequence[str], sessions: pd.DatetimeIndex,
           now: pd.Timestamp | None) -> pd.DataFrame:
     targets = sessions
-    if timeframe == "1w" and len(sessions):
+    if get_timeframe(timeframe).weekly and len(sessions):
         targets = pd.DatetimeIndex(week_labels(market, pd.Series(sessions)).unique())
     expected = expected_counts(market, timeframe, targets, now)
     expected = expected[expected > 0]
@@ -73,7 +74,7 @@ def classify_derived(market: Market, timeframe: str, grid: pd.DataFrame, source:
     derived partition; default: the source rows of the scan)."""
     src = source[["symbol", "session", "present", "gap_class"]].rename(
         columns={"present": "src_present", "gap_class": "src_class"})
-    if timeframe == "1w":
+    if get_timeframe(timeframe).weekly:
         src = src.assign(session=week_labels(market, src["session"]).to_numpy(),
                          sev=src["src_class"].map(SEVERITY))
         src = src.sort_values("sev").groupby(["symbol", "session"], as_index=False).agg(
@@ -147,7 +148,7 @@ def scan(
             built = warehouse.built_from(market.name, tf, first, last, list(symbols))
             grid["gap_class"] = classify_derived(market, tf, grid, results[source], built,
                                                  _week_sources(warehouse, market, source, first, last, symbols)
-                                                 if tf == "1w" else None)
+                                                 if get_timeframe(tf).weekly else None)
         grid["market"], grid["timeframe"] = market.name, tf
         results[tf] = grid[GRID_COLUMNS]
     return pd.concat([results[tf] for tf in timeframes], ignore_index=True)

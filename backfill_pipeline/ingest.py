@@ -185,7 +185,7 @@ def derive_and_store(
         bars, _ = assign_sessions(market, timeframe, bars, sessions)
     outcome.validity.add(check_validity(symbol, bars))
     # what each derived partition is built from, so a later change of its source shows (gaps: stale)
-    labels = week_labels(market, src["session"]) if timeframe == "1w" else src["session"]
+    labels = week_labels(market, src["session"]) if get_timeframe(timeframe).weekly else src["session"]
     source_counts = pd.Series(pd.to_datetime(pd.Series(labels).to_numpy())).value_counts()
     written = pd.to_datetime(bars["session"]).value_counts() if len(bars) else pd.Series(dtype="int64")
     built_from = {s.date(): (int(source_counts.get(s, 0)), int(written.get(s, 0))) for s in targets}

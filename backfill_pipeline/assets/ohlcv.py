@@ -30,7 +30,7 @@ from backfill_pipeline.partitions import (
 )
 from backfill_pipeline.resample import week_labels
 from backfill_pipeline.settings import Settings
-from backfill_pipeline.timeframes import derivation_sources
+from backfill_pipeline.timeframes import derivation_sources, get_timeframe
 from backfill_pipeline.warehouse.store import Warehouse
 
 
@@ -54,7 +54,7 @@ def _freshness(warehouse: Warehouse, market: Market, timeframe: str, symbols: li
         stored = latest.get(symbol)
         if stored is None:
             lags[symbol] = None
-        elif timeframe == "1w":
+        elif get_timeframe(timeframe).weekly:
             lags[symbol] = max(0, (newest - pd.Timestamp(stored)).days // 7)
         else:
             lags[symbol] = max(0, int(sessions.get_loc(newest)) - int(sessions.searchsorted(pd.Timestamp(stored))))
@@ -79,7 +79,7 @@ def families(sources: dict[str, str | None], grain: str) -> list[list[str]]:
 def _stored_sessions(warehouse: Warehouse, market: Market, timeframe: str, symbol: str,
                      sessions: pd.DatetimeIndex) -> pd.DatetimeIndex:
     """The sessions whose `timeframe` partition (1w: the session's week) holds bars or was built."""
-    labels = pd.DatetimeIndex(week_labels(market, pd.Series(sessions))) if timeframe == "1w" else sessions
+    labels = pd.DatetimeIndex(week_labels(market, pd.Series(sessions))) if get_timeframe(timeframe).weekly else sessions
     first, last = labels.min().date(), labels.max().date()
     stored = set(warehouse.bar_counts(market.name, timeframe, first, last, [symbol])["session"])
     stored |= set(warehouse.built_from(market.name, timeframe, first, last, [symbol])["session"])
@@ -189,7 +189,7 @@ def build_ohlcv_family(market: Market, members: list[str], sources: dict[str, st
             key = keys[tf]
             table = scan(warehouse, market, symbols, [tf], all_sessions, sources, now)
             covered = by_symbol
-            if tf == "1w":
+            if get_timeframe(tf).weekly:
                 covered = {s: pd.DatetimeIndex(week_labels(market, pd.Series(v)).unique()) for s, v in by_symbol.items()}
             wanted = {(s, d) for s, days in covered.items() for d in days}
             table = table[[(s, d) in wanted for s, d in zip(table["symbol"], table["session"], strict=True)]]

@@ -29,6 +29,7 @@ from backfill_pipeline.gaps import FILLABLE, UNFINALIZED, VENDOR_ERROR, scan
 from backfill_pipeline.markets import Market, get_calendar, schedule_bounds
 from backfill_pipeline.partitions import date_key
 from backfill_pipeline.resample import week_labels
+from backfill_pipeline.timeframes import DAILY, WEEKLY, get_timeframe
 from backfill_pipeline.warehouse.fetches import window_fetches
 from backfill_pipeline.warehouse.store import Warehouse
 
@@ -89,8 +90,8 @@ def find_gaps(
     main, sources = groups[0], groups[0].sources
     group_of = {tf: g for g in groups for tf in g.timeframes}
     fetched = [tf for tf, src in sources.items() if src is None]
-    table = scan(warehouse, market, symbols, [tf for tf in group_of if tf != "1w"], sessions, sources, now)
-    if "1w" in group_of:
+    table = scan(warehouse, market, symbols, [tf for tf in group_of if not get_timeframe(tf).weekly], sessions, sources, now)
+    if WEEKLY.name in group_of:
         # A 1w bar is stored under its week's first session, which may precede the window:
         # scan 1w from there (gaps.scan counts bars of [first, last] session only).
         week_start = pd.Timestamp(week_labels(market, pd.Series(sessions[:1])).iloc[0])
@@ -125,13 +126,13 @@ def find_gaps(
             reason = COOLING
         verdict[(row.symbol, row.timeframe, session)] = reason
     # Pass 2: derived timeframes follow their root's verdict (1w: every 1d session of its week).
-    daily_gap = _daily_gap_weeks(market, gaps) if "1w" in group_of else set()
+    daily_gap = _daily_gap_weeks(market, gaps) if WEEKLY.name in group_of else set()
     for row in gaps[~gaps["timeframe"].isin(fetched)].itertuples(index=False):
         session = pd.Timestamp(row.session)
         group = group_of[row.timeframe]
         if running.covers(market.name, row.timeframe, key_of(row.timeframe, session), row.symbol):
             reason = IN_PROGRESS
-        elif row.timeframe == "1w" and group is not main:
+        elif get_timeframe(row.timeframe).weekly and group is not main:
             reason = WAITING_SOURCE if (row.symbol, session) in daily_gap else None
         else:
             reason = verdict.get((row.symbol, group.root(row.timeframe), session))
@@ -178,7 +179,7 @@ def _daily_gap_weeks(market: Market, gaps: pd.DataFrame) -> set[tuple[str, pd.Ti
     """(symbol, week label) of weeks where a 1d session in the window is still a gap (due or
     waiting): the week is resampled once that session is stored (the weekly rollup sensor
     requests it then), not before, which would write a week with a hole."""
-    daily = gaps[gaps["timeframe"] == "1d"]
+    daily = gaps[gaps["timeframe"] == DAILY.name]
     if daily.empty:
         return set()
     labels = week_labels(market, pd.Series(pd.to_datetime(daily["session"]).to_numpy()))

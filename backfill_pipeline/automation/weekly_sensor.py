@@ -20,6 +20,7 @@ from backfill_pipeline.automation.requests import grouped_requests
 from backfill_pipeline.names import WEEKLY_SENSOR, ohlcv_key
 from backfill_pipeline.partitions import date_key, split_key
 from backfill_pipeline.settings import Settings
+from backfill_pipeline.timeframes import DAILY
 
 ORIGIN = "weekly_rollup"
 PAGE = 10_000
@@ -36,7 +37,7 @@ def touched_weeks(instance: dg.DagsterInstance, group: JobGroup, after: int) -> 
     last, seen = after, 0
     while seen < MAX_EVENTS_PER_TICK:
         result = instance.fetch_materializations(
-            dg.AssetRecordsFilter(asset_key=ohlcv_key(group.market.name, "1d"), after_storage_id=last),
+            dg.AssetRecordsFilter(asset_key=ohlcv_key(group.market.name, DAILY.name), after_storage_id=last),
             limit=PAGE, ascending=True)
         for record in result.records:
             if record.partition_key:
@@ -70,7 +71,7 @@ def build_weekly_sensor(settings: Settings, jobs: Sequence[AssetJob]) -> dg.Sens
         for group in groups:
             market = group.market.name
             if market not in cursor:
-                newest = context.instance.fetch_materializations(ohlcv_key(market, "1d"), limit=1)
+                newest = context.instance.fetch_materializations(ohlcv_key(market, DAILY.name), limit=1)
                 cursor[market] = newest.records[0].storage_id if newest.records else 0
                 continue
             touched, last = touched_weeks(context.instance, group, cursor[market])

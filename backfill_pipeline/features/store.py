@@ -20,6 +20,7 @@ from backfill_pipeline.features.lookback import bars_per_year
 from backfill_pipeline.features.windows import FeatureWindows
 from backfill_pipeline.markets import Market
 from backfill_pipeline.resample import week_labels
+from backfill_pipeline.timeframes import get_timeframe
 from backfill_pipeline.warehouse.bar_queries import read_with_lookback
 from backfill_pipeline.warehouse.features import replace_features
 from backfill_pipeline.warehouse.schema_derived import FEATURE_COLUMNS
@@ -48,7 +49,7 @@ class FeatureOutcome:
 
 def target_sessions(market: Market, timeframe: str, sessions: pd.DatetimeIndex) -> pd.DatetimeIndex:
     """The `session` labels of the bars that the partition sessions cover (1w: week labels)."""
-    if timeframe == "1w":
+    if get_timeframe(timeframe).weekly:
         return pd.DatetimeIndex(week_labels(market, pd.Series(sessions)).unique()).sort_values()
     return sessions
 

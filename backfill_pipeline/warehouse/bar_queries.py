@@ -13,6 +13,7 @@ import datetime as dt
 import pandas as pd
 import sqlalchemy as sa
 
+from backfill_pipeline.timeframes import DAILY
 from backfill_pipeline.warehouse.schema import bar_sessions, bars, series
 from backfill_pipeline.warehouse.store import Warehouse
 
@@ -54,7 +55,7 @@ def daily_closes(warehouse: Warehouse, market: str, symbol: str, first: dt.date,
     """session (datetime64), close: the stored raw 1d closes of sessions first..before (exclusive)."""
     b = bars
     query = sa.select(b.c.session, b.c.close).where(
-        b.c.series_id == _series_id(market, "1d", symbol), b.c.session >= first, b.c.session < before,
+        b.c.series_id == _series_id(market, DAILY.name, symbol), b.c.session >= first, b.c.session < before,
     ).order_by(b.c.session)
     with warehouse.engine.connect() as conn:
         rows = conn.execute(query).all()
