@@ -33,7 +33,7 @@ class AutomationConfig:
     gap_retry_minutes: int = 60  # BACKFILL_GAP_RETRY_MINUTES: run_key bucket; one attempt per bucket
     rate_limit_cooldown_minutes: int = 30  # BACKFILL_RATE_LIMIT_COOLDOWN_MINUTES
     # BACKFILL_GAP_STALE_RUN_MINUTES: a started run of another node with no event for this
-    # long no longer counts as in flight (0: always trust it); see automation/run_liveness.py
+    # long no longer counts as in flight (0: always trust it); see run_liveness.py
     stale_run_minutes: int = 30
     universe_file: Path = Path("universe.yaml")  # BACKFILL_UNIVERSE_FILE (relative: to the working dir)
     # BACKFILL_NEW_SYMBOL_DEPTH_<TF>_DAYS: history fetched for a symbol the universe adds.

@@ -15,9 +15,9 @@ from backfill_pipeline.names import bars_resource_key
 from backfill_pipeline.resources.bar_vendors import vendor_resources
 from backfill_pipeline.resources.corporate_actions import corporate_actions_resource
 from backfill_pipeline.resources.macro import macro_resource
-from backfill_pipeline.resources.warehouse import WarehouseResource
 from backfill_pipeline.settings import Settings
 from backfill_pipeline.vendors.demo.resource import DemoVendorResource
+from backfill_pipeline.warehouse.resource import WarehouseResource
 
 
 def build_resources(settings: Settings) -> dict[str, object]:

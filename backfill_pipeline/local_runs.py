@@ -14,9 +14,8 @@ from dataclasses import dataclass
 import dagster as dg
 import pandas as pd
 
-from backfill_pipeline.assets.ohlcv_checks import RUN_BARS_WRITTEN, RUN_REQUESTS
 from backfill_pipeline.markets import Market
-from backfill_pipeline.names import ohlcv_key
+from backfill_pipeline.names import RUN_BARS_WRITTEN, RUN_REQUESTS, ohlcv_key
 from backfill_pipeline.partitions import date_key, effective_grain
 from backfill_pipeline.settings import Settings
 from backfill_pipeline.timeframes import TIMEFRAME_NAMES

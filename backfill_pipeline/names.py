@@ -7,7 +7,7 @@ import dagster as dg
 OHLCV_GROUP = "ohlcv"
 RATE_LIMITED_TAG = "backfill_pipeline/rate_limited"  # on runs whose fetches hit the rate-limit bound
 # The node (host / pid namespace, local_process.node_id) a run executes on: its worker pid is
-# judged only there (automation/run_liveness.py).
+# judged only there (run_liveness.py).
 RUN_NODE_TAG = "backfill_pipeline/run_node"
 CHECK_OHLC_VALID = "ohlc_valid"
 CHECK_UNIQUE = "unique_timestamps"
@@ -66,6 +66,10 @@ def ui_selection(market: str) -> str:
     timeframe of a market from the UI in one launch."""
     return f"group:{OHLCV_GROUP} and tag:market={market}"
 BACKFILL_STATUS_KEY = dg.AssetKey(["reports", "backfill_status"])
+# Dagster's tags of a ranged run (one run for a range of partitions).
+RANGE_START_TAG = "dagster/asset_partition_range_start"
+RANGE_END_TAG = "dagster/asset_partition_range_end"
+
 TAG_ORIGIN = "backfill_pipeline/origin"  # schedule | gap_sensor | universe_sync | weekly_rollup | local
 TAG_BATCH = "backfill_pipeline/batch"  # the runs one tick requested, listed together by `status`
 TAG_MARKET = "backfill_pipeline/market"
@@ -83,3 +87,11 @@ def ohlcv_weekly_job_name(market: str) -> str:
 
 def daily_schedule_name(market: str) -> str:
     return f"{market}_daily_schedule"
+
+
+# A ranged run records one materialisation per partition, all carrying the metadata of the
+# MaterializeResult (Dagster 1.13 has no per-partition metadata on it), so every figure is
+# named for what it counts: the whole run's step, not the partition it is shown on. No
+# `dagster/row_count`: the UI would show the run's total as the partition's row count.
+RUN_BARS_WRITTEN = "run_bars_written"
+RUN_REQUESTS = "run_requests"

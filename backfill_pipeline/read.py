@@ -18,10 +18,10 @@ from backfill_pipeline.corporate_actions.store import has_corporate_actions, loa
 from backfill_pipeline.macro.series import MacroConfig
 from backfill_pipeline.macro.views import macro_view, wide
 from backfill_pipeline.markets import MARKETS, get_market
-from backfill_pipeline.settings import warehouse_url
 from backfill_pipeline.timeframes import get_timeframe
 from backfill_pipeline.warehouse.bar_queries import has_bars, markets_storing
 from backfill_pipeline.warehouse.features import read_features as _read_features
+from backfill_pipeline.warehouse.location import warehouse_url
 from backfill_pipeline.warehouse.store import Warehouse
 
 DateLike = dt.date | str

@@ -7,9 +7,9 @@ import sqlalchemy as sa
 
 from backfill_pipeline.definitions import build_definitions
 from backfill_pipeline.names import bars_resource_key, ohlcv_key
-from backfill_pipeline.resources.warehouse import WarehouseResource
 from backfill_pipeline.settings import Settings
 from backfill_pipeline.vendors.demo.resource import DemoVendorResource
+from backfill_pipeline.warehouse.resource import WarehouseResource
 from backfill_pipeline.warehouse.schema import bars_by_series, fetch_log
 
 

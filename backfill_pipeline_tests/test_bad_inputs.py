@@ -11,9 +11,10 @@ import pytest
 
 from backfill_pipeline.automation import universe
 from backfill_pipeline.markets import MARKETS, SYMBOL_RULE, InvalidSymbolError, sessions_in_range, validate_symbol
-from backfill_pipeline.resources.warehouse import WarehouseResource
-from backfill_pipeline.settings import Settings, SettingsError, check_warehouse_url
-from backfill_pipeline.vendor_config import VendorConfigError, check_base_url, env_problems, key_list
+from backfill_pipeline.settings import Settings, SettingsError
+from backfill_pipeline.vendors.config import VendorConfigError, check_base_url, env_problems, key_list
+from backfill_pipeline.warehouse.location import check_warehouse_url
+from backfill_pipeline.warehouse.resource import WarehouseResource
 from backfill_pipeline_tests.helpers import fetch_rows, materialize, table_rows
 from backfill_pipeline_tests.instances import shipped_instance
 

@@ -123,9 +123,9 @@ def test_polygon_is_a_corporate_actions_source(warehouse_url, httpserver, monkey
     import json
 
     from backfill_pipeline.definitions import build_definitions
-    from backfill_pipeline.resources.warehouse import WarehouseResource
     from backfill_pipeline.settings import Settings
     from backfill_pipeline.vendors.polygon.resource import PolygonCorporateActionsResource
+    from backfill_pipeline.warehouse.resource import WarehouseResource
 
     split = {"ticker": "AAPL", "execution_date": "2020-08-31", "split_from": 1, "split_to": 4, "id": "s1"}
     dividend = {"ticker": "AAPL", "cash_amount": 0.24, "currency": "USD", "declaration_date": "2023-11-02",
@@ -158,8 +158,8 @@ def test_eodhd_is_a_corporate_actions_source(warehouse_url, httpserver):
     """The asset against a local server speaking EODHD's /api/splits and /api/div format."""
     import json
 
-    from backfill_pipeline.resources.warehouse import WarehouseResource
     from backfill_pipeline.vendors.eodhd.resource import EodhdCorporateActionsResource
+    from backfill_pipeline.warehouse.resource import WarehouseResource
 
     httpserver.expect_request("/api/splits/AAPL.US").respond_with_data(
         json.dumps([{"date": "2020-08-31", "split": "4.000000/1.000000"}]), content_type="application/json")

@@ -45,7 +45,7 @@ def test_asset_backfill_round_trip():
 
 
 def test_a_run_worker_pid_reported_as_dagster_does_is_read_back():
-    from backfill_pipeline.automation.run_liveness import worker_pid
+    from backfill_pipeline.run_liveness import worker_pid
 
     with dg.instance_for_test() as instance:
         run = instance.add_run(dg.DagsterRun(job_name="j", status=dg.DagsterRunStatus.STARTED))

@@ -12,10 +12,10 @@ import pytest
 from backfill_pipeline.automation_settings import AutomationConfig
 from backfill_pipeline.definitions import build_definitions
 from backfill_pipeline.names import ohlcv_key
-from backfill_pipeline.resources.warehouse import WarehouseResource
 from backfill_pipeline.settings import Settings
 from backfill_pipeline.testing.fake_polygon import FakePolygon
 from backfill_pipeline.vendors.polygon.resource import PolygonResource
+from backfill_pipeline.warehouse.resource import WarehouseResource
 from backfill_pipeline.warehouse.store import Warehouse
 from backfill_pipeline_tests.helpers import materialize
 from backfill_pipeline_tests.instances import shipped_instance

@@ -10,16 +10,16 @@ import pandas as pd
 import pytest
 
 from backfill_pipeline.corporate_actions.adjust import adjust_bars
-from backfill_pipeline.corporate_actions.source import ActionsResult, empty_dividends
 from backfill_pipeline.corporate_actions.store import load_events
 from backfill_pipeline.definitions import build_definitions
 from backfill_pipeline.features.compute import compute_features
 from backfill_pipeline.features.lookback import bars_per_year
 from backfill_pipeline.markets import MARKETS, Market
 from backfill_pipeline.names import corporate_actions_key, features_key, ohlcv_key
-from backfill_pipeline.resources.warehouse import WarehouseResource
 from backfill_pipeline.settings import Settings
+from backfill_pipeline.vendors.actions_source import ActionsResult, empty_dividends
 from backfill_pipeline.warehouse.features import read_features
+from backfill_pipeline.warehouse.resource import WarehouseResource
 from backfill_pipeline.warehouse.schema_derived import FEATURE_COLUMNS, features
 from backfill_pipeline.warehouse.store import Warehouse
 from backfill_pipeline_tests.helpers import table_rows

@@ -13,9 +13,9 @@ from backfill_pipeline.automation_settings import AutomationConfig
 from backfill_pipeline.bench.sensor_tick import fetch_row, grid_bars
 from backfill_pipeline.markets import MARKETS, sessions_in_range
 from backfill_pipeline.names import RATE_LIMITED_TAG
-from backfill_pipeline.resources.warehouse import WarehouseResource
 from backfill_pipeline.settings import Settings
 from backfill_pipeline.timeframes import TIMEFRAME_NAMES
+from backfill_pipeline.warehouse.resource import WarehouseResource
 from backfill_pipeline.warehouse.store import Warehouse
 from backfill_pipeline_tests.instances import shipped_instance
 

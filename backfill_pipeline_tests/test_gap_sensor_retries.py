@@ -7,13 +7,13 @@ import dagster as dg
 import pandas as pd
 
 from backfill_pipeline.assets.ohlcv import build_ohlcv_assets
-from backfill_pipeline.automation.retries import fetch_retry_policy, finalization_delay
+from backfill_pipeline.assets.retries import fetch_retry_policy, finalization_delay
 from backfill_pipeline.automation_settings import AutomationConfig
 from backfill_pipeline.markets import MARKETS, Market
-from backfill_pipeline.resources.warehouse import WarehouseResource
 from backfill_pipeline.settings import Settings
 from backfill_pipeline.vendors.base import BarsClient, FetchResult, VendorError
 from backfill_pipeline.vendors.demo.resource import DemoVendorResource
+from backfill_pipeline.warehouse.resource import WarehouseResource
 from backfill_pipeline_tests.helpers import fetch_rows
 from backfill_pipeline_tests.instances import shipped_instance
 

@@ -11,9 +11,9 @@ from backfill_pipeline.automation.build import build_automation
 from backfill_pipeline.definitions import build_definitions
 from backfill_pipeline.gaps import scan
 from backfill_pipeline.markets import MARKETS, sessions_in_range
-from backfill_pipeline.resources.warehouse import WarehouseResource
 from backfill_pipeline.settings import Settings
 from backfill_pipeline.timeframes import TIMEFRAME_NAMES, derivation_sources
+from backfill_pipeline.warehouse.resource import WarehouseResource
 from backfill_pipeline.warehouse.store import Warehouse
 from backfill_pipeline_tests.helpers import materialize
 from backfill_pipeline_tests.instances import shipped_instance

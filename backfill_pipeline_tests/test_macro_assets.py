@@ -19,12 +19,12 @@ from backfill_pipeline.macro.series import MacroConfig
 from backfill_pipeline.names import MACRO_DAILY_KEY, MACRO_OBSERVATIONS_KEY
 from backfill_pipeline.read import read_macro
 from backfill_pipeline.resources.macro import DemoMacroResource
-from backfill_pipeline.resources.warehouse import WarehouseResource
 from backfill_pipeline.settings import Settings
 from backfill_pipeline.testing.fake_fred import FakeFred, rows_from_frame
 from backfill_pipeline.vendors.fred.resource import FredMacroResource
 from backfill_pipeline.warehouse.macro import read_vintages, replace_pit_daily, replace_vintages
 from backfill_pipeline.warehouse.macro_tables import macro_daily_pit, macro_vintages
+from backfill_pipeline.warehouse.resource import WarehouseResource
 from backfill_pipeline.warehouse.store import Warehouse
 from backfill_pipeline_tests.helpers import table_rows
 from backfill_pipeline_tests.instances import shipped_instance

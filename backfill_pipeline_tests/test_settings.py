@@ -8,7 +8,8 @@ import pytest
 
 from backfill_pipeline.env import EnvReader, SettingsError
 from backfill_pipeline.executors import ExecutorSettingError
-from backfill_pipeline.settings import Settings, warehouse_url
+from backfill_pipeline.settings import Settings
+from backfill_pipeline.warehouse.location import warehouse_url
 
 
 @pytest.mark.parametrize(("read", "raw", "message"), [

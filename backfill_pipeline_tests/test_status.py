@@ -14,9 +14,9 @@ from backfill_pipeline.bench.sensor_tick import fetch_row
 from backfill_pipeline.cli.main import cli
 from backfill_pipeline.definitions import build_definitions
 from backfill_pipeline.names import RATE_LIMITED_TAG, ohlcv_key
-from backfill_pipeline.resources.warehouse import WarehouseResource
 from backfill_pipeline.settings import Settings
 from backfill_pipeline.vendors.demo.resource import DemoVendorResource
+from backfill_pipeline.warehouse.resource import WarehouseResource
 from backfill_pipeline.warehouse.store import Warehouse
 from backfill_pipeline_tests.helpers import demo_bars
 from backfill_pipeline_tests.homes import cli_in, copy_state

@@ -10,10 +10,10 @@ import sqlalchemy as sa
 from backfill_pipeline.automation_settings import AutomationConfig
 from backfill_pipeline.definitions import build_definitions
 from backfill_pipeline.names import RATE_LIMITED_TAG, ohlcv_key
-from backfill_pipeline.resources.warehouse import WarehouseResource
 from backfill_pipeline.settings import Settings, SettingsError
 from backfill_pipeline.testing.fake_polygon import FakePolygon
 from backfill_pipeline.vendors.polygon.resource import PolygonResource
+from backfill_pipeline.warehouse.resource import WarehouseResource
 from backfill_pipeline.warehouse.schema import fetch_log, vendor_requests
 from backfill_pipeline.warehouse.store import Warehouse
 from backfill_pipeline_tests.instances import shipped_instance

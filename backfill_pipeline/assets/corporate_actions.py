@@ -13,11 +13,11 @@ from collections.abc import Iterator
 import dagster as dg
 import pandas as pd
 
-from backfill_pipeline.corporate_actions.source import CorporateActionsSource
 from backfill_pipeline.corporate_actions.store import has_corporate_actions, replace_actions
 from backfill_pipeline.markets import CALENDAR_START, Market, get_calendar
 from backfill_pipeline.names import CHECK_ACTIONS_VALID, CORPORATE_ACTIONS_GROUP, corporate_actions_key, vendor_pool
 from backfill_pipeline.partitions import symbol_partitions
+from backfill_pipeline.vendors.actions_source import CorporateActionsSource
 
 _LIST = 50
 

@@ -19,7 +19,6 @@ import pandas as pd
 
 from backfill_pipeline.macro.asof import daily_table, incomplete_records, lookahead_records
 from backfill_pipeline.macro.series import CATALOGUE, MacroConfig
-from backfill_pipeline.macro.source import MacroSource
 from backfill_pipeline.markets import MARKETS
 from backfill_pipeline.names import (
     CHECK_MACRO_POINT_IN_TIME,
@@ -32,6 +31,7 @@ from backfill_pipeline.names import (
 from backfill_pipeline.partitions import date_partitions
 from backfill_pipeline.settings import Settings
 from backfill_pipeline.vendors.base import VendorError
+from backfill_pipeline.vendors.series_source import MacroSource
 from backfill_pipeline.warehouse.macro import read_pit_daily, read_vintages, replace_pit_daily, replace_vintages
 
 _LIST = 50

@@ -16,7 +16,7 @@ import pandas as pd
 
 from backfill_pipeline.assets.ohlcv_checks import check_results, check_specs, materialize_metadata
 from backfill_pipeline.assets.partition_input import checked_partition_keys, invalid_symbols_message
-from backfill_pipeline.automation.retries import fetch_retry_policy
+from backfill_pipeline.assets.retries import fetch_retry_policy
 from backfill_pipeline.gaps import scan
 from backfill_pipeline.ingest import SymbolOutcome, derive_and_store, fetch_and_store
 from backfill_pipeline.markets import Market, get_calendar, last_closed_sessions

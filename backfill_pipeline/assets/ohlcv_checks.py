@@ -14,7 +14,15 @@ import pandas as pd
 
 from backfill_pipeline.gaps import COMPLETE, FILLABLE, NO_TRADES, summarize
 from backfill_pipeline.ingest import SymbolOutcome
-from backfill_pipeline.names import CHECK_COMPLETE, CHECK_FRESH, CHECK_INSIDE_SESSION, CHECK_OHLC_VALID, CHECK_UNIQUE
+from backfill_pipeline.names import (
+    CHECK_COMPLETE,
+    CHECK_FRESH,
+    CHECK_INSIDE_SESSION,
+    CHECK_OHLC_VALID,
+    CHECK_UNIQUE,
+    RUN_BARS_WRITTEN,
+    RUN_REQUESTS,
+)
 from backfill_pipeline.quality import Validity
 
 _LIST_LIMIT = 50
@@ -35,12 +43,6 @@ def check_specs(key: dg.AssetKey) -> list[dg.AssetCheckSpec]:
     return [dg.AssetCheckSpec(name, asset=key, description=text) for name, text in _SPECS.items()]
 
 
-# A ranged run records one materialisation per partition, all carrying the metadata of the
-# MaterializeResult (Dagster 1.13 has no per-partition metadata on it), so every figure is
-# named for what it counts: the whole run's step, not the partition it is shown on. No
-# `dagster/row_count`: the UI would show the run's total as the partition's row count.
-RUN_BARS_WRITTEN = "run_bars_written"
-RUN_REQUESTS = "run_requests"
 
 
 def materialize_metadata(outcomes: list[SymbolOutcome], vendor: str | None) -> dict[str, dg.RawMetadataValue]:

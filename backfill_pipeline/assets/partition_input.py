@@ -12,8 +12,8 @@ from collections.abc import Sequence
 
 import dagster as dg
 
-from backfill_pipeline.automation.requests import RANGE_END_TAG, RANGE_START_TAG
 from backfill_pipeline.markets import SYMBOL_RULE, Market, is_valid_symbol
+from backfill_pipeline.names import RANGE_END_TAG, RANGE_START_TAG
 from backfill_pipeline.partitions import split_key
 
 

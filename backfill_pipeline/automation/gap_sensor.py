@@ -22,15 +22,15 @@ from dataclasses import dataclass, field
 import dagster as dg
 import pandas as pd
 
+from backfill_pipeline.assets.retries import finalization_delay
 from backfill_pipeline.automation.attempts import CAPPED, REQUEST, Attempts
 from backfill_pipeline.automation.gap_finder import find_gaps
 from backfill_pipeline.automation.in_flight import in_flight, recently_rate_limited
 from backfill_pipeline.automation.jobs import AssetJob, JobGroup, all_job_groups
 from backfill_pipeline.automation.requests import grouped_requests
-from backfill_pipeline.automation.retries import finalization_delay
 from backfill_pipeline.names import GAP_SENSOR, RATE_LIMITED_TAG
-from backfill_pipeline.resources.warehouse import WarehouseResource
 from backfill_pipeline.settings import Settings
+from backfill_pipeline.warehouse.resource import WarehouseResource
 from backfill_pipeline.warehouse.store import Warehouse
 
 ORIGIN = "gap_sensor"

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 import dagster as dg
 
 from backfill_pipeline.automation.jobs import JobGroup
-from backfill_pipeline.automation.requests import RANGE_END_TAG, RANGE_START_TAG
-from backfill_pipeline.automation.run_liveness import ALIVE, DEAD, judge, mark_dead
+from backfill_pipeline.names import RANGE_END_TAG, RANGE_START_TAG
+from backfill_pipeline.run_liveness import ALIVE, DEAD, judge, mark_dead
 
 PARTITION_TAG = "dagster/partition"
 BACKFILL_TAG = "dagster/backfill"

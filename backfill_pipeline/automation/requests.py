@@ -16,10 +16,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 import dagster as dg
 
 from backfill_pipeline.automation.jobs import JobGroup
-from backfill_pipeline.names import TAG_BATCH, TAG_MARKET, TAG_ORIGIN
-
-RANGE_START_TAG = "dagster/asset_partition_range_start"
-RANGE_END_TAG = "dagster/asset_partition_range_end"
+from backfill_pipeline.names import RANGE_END_TAG, RANGE_START_TAG, TAG_BATCH, TAG_MARKET, TAG_ORIGIN
 
 
 def symbol_blocks(order: Sequence[str], wanted: Iterable[str], max_size: int) -> list[list[str]]:

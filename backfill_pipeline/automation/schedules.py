@@ -20,9 +20,9 @@ from collections.abc import Sequence
 import dagster as dg
 import pandas as pd
 
+from backfill_pipeline.assets.retries import finalization_delay
 from backfill_pipeline.automation.jobs import AssetJob, JobGroup, job_groups
 from backfill_pipeline.automation.requests import date_runs, ranged_request, symbol_blocks
-from backfill_pipeline.automation.retries import finalization_delay
 from backfill_pipeline.markets import Market, schedule_bounds
 from backfill_pipeline.names import daily_schedule_name
 from backfill_pipeline.partitions import date_key

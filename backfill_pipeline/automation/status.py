@@ -20,9 +20,8 @@ from dataclasses import asdict, dataclass, field
 
 import dagster as dg
 
-from backfill_pipeline.assets.ohlcv_checks import RUN_BARS_WRITTEN
 from backfill_pipeline.markets import MARKETS
-from backfill_pipeline.names import RATE_LIMITED_TAG, TAG_BATCH, TAG_MARKET, TAG_ORIGIN
+from backfill_pipeline.names import RATE_LIMITED_TAG, RUN_BARS_WRITTEN, TAG_BATCH, TAG_MARKET, TAG_ORIGIN
 from backfill_pipeline.warehouse.status_queries import fetches_of_runs
 from backfill_pipeline.warehouse.store import Warehouse
 

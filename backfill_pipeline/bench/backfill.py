@@ -87,9 +87,9 @@ def bench_instance(kind: str, pg_admin_url: str) -> Iterator[dg.DagsterInstance]
 def _bench_definitions(url: str, server_url: str, sessions: pd.DatetimeIndex, grain: str):  # -> (Definitions, Settings)
     from backfill_pipeline.automation_settings import AutomationConfig
     from backfill_pipeline.definitions import build_definitions
-    from backfill_pipeline.resources.warehouse import WarehouseResource
     from backfill_pipeline.settings import Settings
     from backfill_pipeline.vendors.polygon.resource import PolygonResource
+    from backfill_pipeline.warehouse.resource import WarehouseResource
 
     os.environ.update({"POLYGON_BASE_URL": server_url, "POLYGON_API_KEYS": "bench-key", "BACKFILL_WAREHOUSE_URL": url})
     settings = Settings(partition_grain=grain, partitions_start=sessions[0].date().replace(day=1),

@@ -111,8 +111,8 @@ def time_tick(instance: Any, url: str, symbols: dict[str, list[str]], now: pd.Ti
 
     from backfill_pipeline.automation.build import build_automation
     from backfill_pipeline.names import GAP_SENSOR
-    from backfill_pipeline.resources.warehouse import WarehouseResource
     from backfill_pipeline.settings import Settings
+    from backfill_pipeline.warehouse.resource import WarehouseResource
 
     automation = build_automation(Settings(), clock=lambda: now)
     sensor = next(s for s in automation.sensors if s.name == GAP_SENSOR)

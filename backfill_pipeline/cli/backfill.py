@@ -16,7 +16,7 @@ from backfill_pipeline.instance import get_instance, list_symbols
 from backfill_pipeline.launch import BACKFILL_TAG, Plan, launch_in_instance, partition_check, plan
 from backfill_pipeline.markets import get_market
 from backfill_pipeline.settings import Settings
-from backfill_pipeline.vendor_config import env_problems
+from backfill_pipeline.vendors.config import env_problems
 
 if TYPE_CHECKING:
     import dagster as dg

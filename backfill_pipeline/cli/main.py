@@ -16,7 +16,8 @@ from backfill_pipeline.cli.scan import scan_cmd
 from backfill_pipeline.cli.status import history_cmd, status_cmd
 from backfill_pipeline.cli.symbols import symbols_group
 from backfill_pipeline.cli.warehouse import warehouse_group
-from backfill_pipeline.settings import SettingsError, warehouse_url
+from backfill_pipeline.settings import SettingsError
+from backfill_pipeline.warehouse.location import warehouse_url
 from backfill_pipeline.warehouse.migrate import WarehouseOutdated
 
 

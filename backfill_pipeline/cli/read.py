@@ -35,7 +35,7 @@ def emit(frame: pd.DataFrame, fmt: str) -> None:
 
 def _newest_stored(symbol: str, timeframe: str, market: str | None) -> str:
     from backfill_pipeline.markets import MARKETS
-    from backfill_pipeline.settings import warehouse_url
+    from backfill_pipeline.warehouse.location import warehouse_url
     from backfill_pipeline.warehouse.store import Warehouse
 
     warehouse = Warehouse(warehouse_url())

@@ -18,7 +18,7 @@ from backfill_pipeline.markets import MARKETS, Market, last_closed_sessions, ses
 from backfill_pipeline.scale import scale_warning
 from backfill_pipeline.settings import Settings
 from backfill_pipeline.timeframes import TIMEFRAME_NAMES
-from backfill_pipeline.vendor_config import env_problems
+from backfill_pipeline.vendors.config import env_problems
 
 _MARKET = click.option("--market", required=True, help=f"One of: {', '.join(MARKETS)}.")
 

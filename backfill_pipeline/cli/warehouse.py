@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from backfill_pipeline.settings import warehouse_url
+from backfill_pipeline.warehouse.location import warehouse_url
 from backfill_pipeline.warehouse.urls import redact_url
 
 

@@ -19,8 +19,8 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from backfill_pipeline.corporate_actions.source import ActionsResult, empty_dividends, empty_splits
 from backfill_pipeline.markets import CALENDAR_START, Market, get_calendar
+from backfill_pipeline.vendors.actions_source import ActionsResult, empty_dividends, empty_splits
 from backfill_pipeline.vendors.demo.paths import DRIFT_ANCHOR, stable_seed, symbol_profile
 
 _SPLIT_RATIOS = np.array([2.0, 3.0, 4.0, 2.0, 5.0, 10.0, 2.0, 3.0])

@@ -31,10 +31,10 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from backfill_pipeline.macro.source import SeriesResult
 from backfill_pipeline.markets import CALENDAR_START, MARKETS, calendar_end, get_calendar
 from backfill_pipeline.vendors.base import VendorError
 from backfill_pipeline.vendors.demo.paths import ar1, stable_seed
+from backfill_pipeline.vendors.series_source import SeriesResult
 
 ORIGIN = dt.date(1990, 1, 1)
 HORIZON = dt.date(2040, 12, 31)

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import dagster as dg
 
-from backfill_pipeline.resources.warehouse import WarehouseResource
 from backfill_pipeline.vendors.binance.resource import BinanceResource
 from backfill_pipeline.vendors.eodhd.resource import EodhdResource
 from backfill_pipeline.vendors.polygon.resource import PolygonResource
+from backfill_pipeline.warehouse.resource import WarehouseResource
 
 
 def vendor_resources(vendors: set[str], warehouse: WarehouseResource) -> dict[str, dg.ConfigurableResource]:

@@ -8,11 +8,11 @@ from __future__ import annotations
 import dagster as dg
 
 from backfill_pipeline.corporate_actions.demo import DemoCorporateActions
-from backfill_pipeline.corporate_actions.source import CorporateActionsSource
 from backfill_pipeline.markets import Market
-from backfill_pipeline.resources.warehouse import WarehouseResource
+from backfill_pipeline.vendors.actions_source import CorporateActionsSource
 from backfill_pipeline.vendors.eodhd.resource import EodhdCorporateActionsResource
 from backfill_pipeline.vendors.polygon.resource import PolygonCorporateActionsResource
+from backfill_pipeline.warehouse.resource import WarehouseResource
 
 
 class DemoCorporateActionsResource(dg.ConfigurableResource):

@@ -13,9 +13,9 @@ from pydantic import Field
 
 from backfill_pipeline.macro.demo import DemoMacroSource
 from backfill_pipeline.macro.series import MacroConfig
-from backfill_pipeline.macro.source import MacroSource
-from backfill_pipeline.resources.warehouse import WarehouseResource
 from backfill_pipeline.vendors.fred.resource import FredMacroResource
+from backfill_pipeline.vendors.series_source import MacroSource
+from backfill_pipeline.warehouse.resource import WarehouseResource
 
 
 class DemoMacroResource(dg.ConfigurableResource):

@@ -17,6 +17,8 @@ PLAIN_MODULES = {
     "fred": ("spec", "client"),
     "demo": ("spec", "client", "paths"),
 }
+# The shared modules beside the vendor packages that the clients and the plain domain code use.
+SHARED_PLAIN_MODULES = ("base", "client", "http", "limits", "ratelimit", "config", "actions_source", "series_source")
 
 _FIRST_TO_LOAD_DAGSTER = """
 import importlib, sys
@@ -38,7 +40,7 @@ def test_polygon_client_imports_no_dagster():
 def test_no_plain_vendor_module_imports_dagster():
     """Each plain module (and the registry) in turn, in one fresh interpreter: the first that
     brings Dagster in is named, so the failure says which module broke the rule."""
-    names = ["backfill_pipeline.vendors.specs"] + [
+    names = ["backfill_pipeline.vendors.specs", *(f"backfill_pipeline.vendors.{m}" for m in SHARED_PLAIN_MODULES)] + [
         f"backfill_pipeline.vendors.{vendor}.{module}" for vendor, modules in PLAIN_MODULES.items() for module in modules
     ]
     out = subprocess.run([sys.executable, "-c", _FIRST_TO_LOAD_DAGSTER, *names], capture_output=True, text=True,

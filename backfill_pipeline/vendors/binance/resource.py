@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import ClassVar
 
 from backfill_pipeline.markets import Market
-from backfill_pipeline.resources.http_vendors import HttpVendorResource
 from backfill_pipeline.vendors.base import BarsClient
+from backfill_pipeline.vendors.http_resource import HttpVendorResource
 
 
 class BinanceResource(HttpVendorResource):

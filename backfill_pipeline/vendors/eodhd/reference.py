@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from ...corporate_actions.source import DIVIDEND_COLUMNS, SPLIT_COLUMNS
 from ...markets import Market
+from ..actions_source import DIVIDEND_COLUMNS, SPLIT_COLUMNS
 from ..base import VendorError
 from ..results import FrameResult
 from ..trace import FetchTrace

@@ -6,8 +6,8 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from backfill_pipeline.macro.source import MacroSource
-from backfill_pipeline.resources.http_vendors import HttpVendorResource, require_keys
+from backfill_pipeline.vendors.http_resource import HttpVendorResource, require_keys
+from backfill_pipeline.vendors.series_source import MacroSource
 
 
 class FredMacroResource(HttpVendorResource):

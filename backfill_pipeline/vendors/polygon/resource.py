@@ -6,10 +6,10 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from backfill_pipeline.corporate_actions.source import CorporateActionsSource
 from backfill_pipeline.markets import Market
-from backfill_pipeline.resources.http_vendors import EXTENDED_HOURS, HttpVendorResource, require_keys
+from backfill_pipeline.vendors.actions_source import CorporateActionsSource
 from backfill_pipeline.vendors.base import BarsClient
+from backfill_pipeline.vendors.http_resource import EXTENDED_HOURS, HttpVendorResource, require_keys
 
 
 class PolygonResource(HttpVendorResource):

@@ -16,13 +16,13 @@ import dagster as dg
 from pydantic import PrivateAttr
 
 from backfill_pipeline.markets import Market
-from backfill_pipeline.resources.warehouse import WarehouseResource
-from backfill_pipeline.vendor_config import VendorConfigError, check_base_url, key_list
 from backfill_pipeline.vendors.base import BarsClient
 from backfill_pipeline.vendors.client import ClientOptions
+from backfill_pipeline.vendors.config import VendorConfigError, check_base_url, key_list
 from backfill_pipeline.vendors.limits import Rate, VendorLimits, limits_from_env
 from backfill_pipeline.vendors.ratelimit import RateLimiter
 from backfill_pipeline.vendors.retry import RetryPolicy
+from backfill_pipeline.warehouse.resource import WarehouseResource
 
 
 class HttpVendorResource(dg.ConfigurableResource):

@@ -7,10 +7,10 @@ import os
 import dagster as dg
 from pydantic import PrivateAttr
 
-from backfill_pipeline.automation.run_liveness import worker_pid
 from backfill_pipeline.local_process import node_id
 from backfill_pipeline.names import RUN_NODE_TAG
-from backfill_pipeline.settings import check_warehouse_url, warehouse_url
+from backfill_pipeline.run_liveness import worker_pid
+from backfill_pipeline.warehouse.location import check_warehouse_url, warehouse_url
 from backfill_pipeline.warehouse.store import Warehouse
 
 
@@ -25,7 +25,7 @@ class WarehouseResource(dg.ConfigurableResource):
     _warehouse: Warehouse | None = PrivateAttr(default=None)
 
     def resolved_url(self) -> str:
-        """The configured URL, checked (settings.check_warehouse_url): a bad one fails here,
+        """The configured URL, checked (location.check_warehouse_url): a bad one fails here,
         before anything is opened or created."""
         return check_warehouse_url(self.url, "the warehouse resource's url") if self.url else warehouse_url()
 
