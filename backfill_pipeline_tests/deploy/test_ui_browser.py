@@ -286,7 +286,7 @@ def test_a_ui_backfill_of_one_selection_fills_every_timeframe(
     engine = sa.create_engine(deploy_databases.warehouse_url)
     with engine.connect() as conn:
         rows = conn.execute(sa.text(
-            "SELECT timeframe, count(DISTINCT symbol) FROM bars WHERE market = :m AND session = :s GROUP BY timeframe"),
+            "SELECT timeframe, count(DISTINCT symbol) FROM bars_by_series WHERE market = :m AND session = :s GROUP BY timeframe"),
             {"m": market.name, "s": session}).all()
     engine.dispose()
     assert {tf: n for tf, n in rows if tf != "1w"} == {tf: len(symbols) for tf in TIMEFRAME_NAMES if tf != "1w"}
