@@ -21,6 +21,8 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy.engine import Connection, Engine
 
+from backfill_pipeline.warehouse.sqlite import write_transaction
+
 HEAD = "0002"
 V1 = "0001"
 UPGRADE_COMMAND = "backfill-pipeline warehouse upgrade"
@@ -48,17 +50,10 @@ def revision(conn: Connection) -> str | None:
 
 @contextmanager
 def _schema_lock(engine: Engine) -> Iterator[Connection]:
-    with engine.connect() as conn:
-        if engine.dialect.name == "sqlite":
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
-        else:
+    with write_transaction(engine) as conn:
+        if engine.dialect.name != "sqlite":  # SQLite's BEGIN IMMEDIATE already serialises writers
             conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _SCHEMA_LOCK})
-        try:
-            yield conn
-        except BaseException:
-            conn.rollback()
-            raise
-        conn.commit()
+        yield conn
 
 
 def ensure_schema(engine: Engine) -> None:

@@ -1,10 +1,15 @@
-"""SQLite connection set-up shared by the warehouse and the rate limiter's file."""
+"""SQLite connection set-up shared by the warehouse and the rate limiter's file, and the
+warehouse's write transaction."""
 
 from __future__ import annotations
 
 import sqlite3
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
+
+from sqlalchemy.engine import Connection, Engine
 
 _BUSY_TIMEOUT_MS = 120_000
 
@@ -33,3 +38,22 @@ def configure_connection(dbapi_conn: Any) -> None:
         cur.execute("PRAGMA synchronous=NORMAL")
     finally:
         cur.close()
+
+
+@contextmanager
+def write_transaction(engine: Engine) -> Iterator[Connection]:
+    """A transaction that writes. On SQLite it is BEGIN IMMEDIATE, which takes the write lock
+    up front and waits for it (busy timeout) instead of failing later with "database is
+    locked" when a deferred reader turns writer; elsewhere an ordinary transaction."""
+    if engine.dialect.name != "sqlite":
+        with engine.begin() as conn:
+            yield conn
+        return
+    with engine.connect() as conn:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.rollback()
+            raise
+        conn.commit()

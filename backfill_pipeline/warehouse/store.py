@@ -35,7 +35,7 @@ from backfill_pipeline.warehouse.schema import (
     series,
     vendor_requests,
 )
-from backfill_pipeline.warehouse.sqlite import configure_connection
+from backfill_pipeline.warehouse.sqlite import configure_connection, write_transaction
 
 
 def _engine(url: str) -> Engine:
@@ -73,18 +73,8 @@ class Warehouse:
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
-        if not self.is_sqlite:
-            with self.engine.begin() as conn:
-                yield conn
-            return
-        with self.engine.connect() as conn:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
-            try:
-                yield conn
-            except BaseException:
-                conn.rollback()
-                raise
-            conn.commit()
+        with write_transaction(self.engine) as conn:
+            yield conn
 
     # -- series ---------------------------------------------------------------------------
 
