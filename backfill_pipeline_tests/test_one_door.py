@@ -31,9 +31,6 @@ ALLOWED = {
        for name in ("event_batches", "planned_ranges", "sqlite_event_log", "postgres_event_log")},
     "bench/pg.py": "the benchmarks' throwaway databases (create, drop, read a throwaway instance's runs)",
 }
-# TEMPORARY: modules allowed around the door until the branch that moves their SQL lands
-# (test_temporary_entries_still_needed fails as soon as one is no longer needed, to say so).
-TEMPORARY: dict[str, str] = {}
 _WAREHOUSE_HANDLES = {"engine", "transaction"}
 
 
@@ -74,7 +71,7 @@ def breaches(tree: ast.Module) -> list[str]:
 
 
 def test_no_module_outside_the_warehouse_goes_around_it():
-    offenders = {rel: hits for rel, tree in _modules() if rel not in ALLOWED | TEMPORARY and (hits := breaches(tree))}
+    offenders = {rel: hits for rel, tree in _modules() if rel not in ALLOWED and (hits := breaches(tree))}
     assert offenders == {}, (
         "SQL and connections belong in backfill_pipeline/warehouse/ (a store function there); found:\n"
         + "\n".join(f"  {rel}: {'; '.join(hits)}" for rel, hits in offenders.items())
@@ -82,14 +79,8 @@ def test_no_module_outside_the_warehouse_goes_around_it():
 
 
 def test_every_allowed_module_exists():
-    missing = [rel for rel in ALLOWED | TEMPORARY if not (PACKAGE / rel).is_file()]
+    missing = [rel for rel in ALLOWED if not (PACKAGE / rel).is_file()]
     assert missing == [], f"allow-list entries for modules that no longer exist: {missing}"
-
-
-@pytest.mark.parametrize("rel", sorted(TEMPORARY))
-def test_temporary_entries_still_needed(rel):
-    tree = ast.parse((PACKAGE / rel).read_text())
-    assert breaches(tree), f"{rel} no longer goes around the warehouse: remove it from TEMPORARY in {__file__}"
 
 
 @pytest.mark.parametrize(("source", "expected"), [
