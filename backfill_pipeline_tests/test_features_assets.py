@@ -20,7 +20,7 @@ from backfill_pipeline.settings import Settings
 from backfill_pipeline.vendors.actions_source import ActionsResult, empty_dividends
 from backfill_pipeline.warehouse.features import read_features
 from backfill_pipeline.warehouse.resource import WarehouseResource
-from backfill_pipeline.warehouse.schema_derived import FEATURE_COLUMNS, features
+from backfill_pipeline.warehouse.schema_derived import FEATURE_COLUMNS, features_by_series
 from backfill_pipeline.warehouse.store import Warehouse
 from backfill_pipeline_tests.helpers import table_rows
 from backfill_pipeline_tests.instances import shipped_instance
@@ -124,9 +124,9 @@ def test_daily_features_single_partition_ranged_run_rerun_and_split(instance, wa
     msft = stored(warehouse_url, "1d", "MSFT", dt.date(2024, 2, 1), dt.date(2024, 3, 8))
     np.testing.assert_allclose(msft[list(FEATURE_COLUMNS)], msft_ref.loc[msft.index], rtol=1e-6)
 
-    first = table_rows(warehouse_url, features)
+    first = table_rows(warehouse_url, features_by_series)
     assert run(instance, warehouse_url, [key], **ranged).success
-    assert table_rows(warehouse_url, features) == first  # re-materialising leaves identical rows
+    assert table_rows(warehouse_url, features_by_series) == first  # re-materialising leaves identical rows
 
     # before the split the features use split-adjusted prices; the lookback there is short
     early = run(instance, warehouse_url, [key], partition_key="2023-06-14|AAPL")

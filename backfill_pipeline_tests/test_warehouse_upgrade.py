@@ -1,6 +1,7 @@
-"""A v1 warehouse (the previous release's DDL and rows, no alembic_version) on SQLite and
-PostgreSQL: opening it names the upgrade command; `warehouse upgrade` brings it to v2 with
-every bar, fetch-log row and feature equal; a new warehouse is created at head."""
+"""A v1 warehouse (the previous release's DDL and rows, no alembic_version) and a v2 one at
+revision 0002 (text-keyed features) on SQLite and PostgreSQL: opening it names the upgrade
+command; `warehouse upgrade` brings it to head with every bar, fetch-log row and feature
+equal; a new warehouse is created at head."""
 
 from __future__ import annotations
 
@@ -15,13 +16,43 @@ from click.testing import CliRunner
 from backfill_pipeline.cli.main import cli
 from backfill_pipeline.markets import MARKETS, sessions_in_range
 from backfill_pipeline.vendors.demo.client import DemoClient
-from backfill_pipeline.warehouse.migrate import HEAD, WarehouseOutdated, revision
+from backfill_pipeline.warehouse.features import read_features
+from backfill_pipeline.warehouse.migrate import HEAD, WarehouseOutdated, revision, upgrade
 from backfill_pipeline.warehouse.migrations import v1_tables as v1
 from backfill_pipeline.warehouse.schema import bars_by_series
+from backfill_pipeline.warehouse.schema_derived import features_by_series
 from backfill_pipeline.warehouse.store import Warehouse
 
 EQ = MARKETS["us_equities"]
 BAR_KEYS = ("market", "symbol", "timeframe", "ts", "session", "open", "high", "low", "close", "volume", "vwap", "trades")
+FEATURE_KEYS = ("market", "symbol", "timeframe", "ts", "session", *v1.FEATURE_COLUMNS)
+
+
+def _text_keyed_features(sessions: pd.DatetimeIndex) -> list[dict]:
+    """Feature rows as v1 and revision 0002 stored them: AAPL 1d (a series with bars) and
+    MSFT 1h (features whose series has no bars and no `series` row), some values NULL."""
+    rows = [{"market": "us_equities", "symbol": "AAPL", "timeframe": "1d", "ts": 1709510400 + 86400 * i,
+             "session": s.date(), **{c: float(i) + j / 7 for j, c in enumerate(v1.FEATURE_COLUMNS)}}
+            for i, s in enumerate(sessions)]
+    for i, s in enumerate(sessions):
+        for hour in range(7):
+            values = {c: None if (hour == 0 and j % 2) else -1.5 * i + hour + j * 1e-9
+                      for j, c in enumerate(v1.FEATURE_COLUMNS)}
+            rows.append({"market": "us_equities", "symbol": "MSFT", "timeframe": "1h",
+                         "ts": 1709562600 + 86400 * i + 3600 * hour, "session": s.date(), **values})
+    return rows
+
+
+def _features_after(conn: sa.Connection) -> list[tuple]:
+    f = features_by_series
+    return [tuple(r) for r in conn.execute(sa.select(*(f.c[k] for k in FEATURE_KEYS))
+                                           .order_by(f.c.market, f.c.symbol, f.c.timeframe, f.c.ts))]
+
+
+def _features_before(conn: sa.Connection) -> list[tuple]:
+    f = v1.features
+    return [tuple(r) for r in conn.execute(sa.select(*(f.c[k] for k in FEATURE_KEYS))
+                                           .order_by(f.c.market, f.c.symbol, f.c.timeframe, f.c.ts))]
 
 
 def _v1_warehouse(url: str) -> dict[str, list[tuple]]:
@@ -54,8 +85,7 @@ def _v1_warehouse(url: str) -> dict[str, list[tuple]]:
                 "session": s.date(), "vendor": "demo", "window_start": 0, "window_end": 1, "bars": 390,
                 "status": "ok", "finalized": True, "fetched_at": now, "run_id": "r", "error": None}
                for i, s in enumerate(sessions)]
-    features = [{"market": "us_equities", "symbol": "AAPL", "timeframe": "1d", "ts": 1709510400 + 86400 * i,
-                 "session": s.date(), **{c: float(i) for c in v1.FEATURE_COLUMNS}} for i, s in enumerate(sessions)]
+    features = _text_keyed_features(sessions)
     with engine.begin() as conn:
         conn.execute(v1.bars.insert(), bar_rows)
         conn.execute(v1.bar_sessions.insert(), stats)
@@ -66,8 +96,8 @@ def _v1_warehouse(url: str) -> dict[str, list[tuple]]:
         out["bars"] = [tuple(r) for r in conn.execute(sa.select(*(v1.bars.c[k] for k in BAR_KEYS))
                                                       .order_by(v1.bars.c.market, v1.bars.c.symbol, v1.bars.c.timeframe,
                                                                 v1.bars.c.ts))]
-        for table in (v1.fetch_log, v1.features):
-            out[table.name] = [tuple(r) for r in conn.execute(sa.select(table).order_by(*table.primary_key.columns))]
+        out["fetch_log"] = [tuple(r) for r in conn.execute(sa.select(v1.fetch_log).order_by(v1.fetch_log.c.id))]
+        out["features"] = _features_before(conn)
     engine.dispose()
     return out
 
@@ -90,9 +120,9 @@ def test_a_v1_warehouse_upgrades_with_every_bar_equal(warehouse_url, monkeypatch
         assert revision(conn) == HEAD
         after = [tuple(r) for r in conn.execute(sa.select(*(b.c[k] for k in BAR_KEYS))
                                                 .order_by(b.c.market, b.c.symbol, b.c.timeframe, b.c.ts))]
-        for table in (v1.fetch_log, v1.features):
-            rows = [tuple(r) for r in conn.execute(sa.select(table).order_by(*table.primary_key.columns))]
-            assert rows == before[table.name]
+        assert [tuple(r) for r in conn.execute(sa.select(v1.fetch_log).order_by(v1.fetch_log.c.id))] == before["fetch_log"]
+        assert _features_after(conn) == before["features"]  # every feature, NULLs kept
+        _assert_features_keyed_by_the_bars_series(conn)
     assert after == before["bars"]  # every bar, exactly (float64 prices, NULL vwap/trades kept)
     for tf in ("1m", "1d"):
         fast = wh.bar_counts("us_equities", tf, dt.date(2024, 3, 1), dt.date(2024, 3, 8))
@@ -105,6 +135,53 @@ def test_a_v1_warehouse_upgrades_with_every_bar_equal(warehouse_url, monkeypatch
     status = CliRunner().invoke(cli, ["warehouse", "status"])
     assert status.exit_code == 0 and f"schema revision: {HEAD}" in status.output
     assert f"bars: {len(before['bars']):,} rows" in status.output and "B/bar" in status.output
+
+
+def _assert_features_keyed_by_the_bars_series(conn: sa.Connection) -> None:
+    f, b = features_by_series, bars_by_series
+    aapl = conn.execute(sa.select(b.c.series_id).where(b.c.symbol == "AAPL", b.c.timeframe == "1d").distinct()).all()
+    assert conn.execute(sa.select(f.c.series_id).where(f.c.symbol == "AAPL").distinct()).all() == aapl
+    msft = conn.execute(sa.select(f.c.series_id).where(f.c.symbol == "MSFT", f.c.timeframe == "1h").distinct()).all()
+    assert len(msft) == 1 and msft != aapl  # a series row made for features without bars
+    columns = {c["name"] for c in sa.inspect(conn).get_columns("features")}
+    assert columns == {"ts", "series_id", "session", *v1.FEATURE_COLUMNS}  # no text keys left
+
+
+def test_a_v2_warehouse_with_text_keyed_features_upgrades_with_every_feature_equal(warehouse_url, monkeypatch):
+    engine = sa.create_engine(warehouse_url)
+    assert upgrade(engine, to="0002") == (None, "0002")  # a warehouse made by the release at 0002
+    old = Warehouse(warehouse_url, check_schema=False)
+    daily = DemoClient(EQ).fetch_bars("AAPL", "1d", pd.Timestamp("2024-03-04", tz="UTC"),
+                                      pd.Timestamp("2024-03-07", tz="UTC")).bars
+    daily["session"] = daily["ts"].dt.tz_localize(None)
+    sessions = sessions_in_range(EQ, dt.date(2024, 3, 4), dt.date(2024, 3, 6))
+    assert old.replace_bars("us_equities", "1d", "AAPL", [s.date() for s in sessions], daily) == 3
+    with old.transaction() as conn:
+        conn.execute(v1.features.insert(), _text_keyed_features(sessions))
+        before = _features_before(conn)
+    old.dispose()
+    with pytest.raises(WarehouseOutdated, match="revision 0002"):
+        Warehouse(warehouse_url)
+
+    monkeypatch.setenv("BACKFILL_WAREHOUSE_URL", warehouse_url)
+    result = CliRunner().invoke(cli, ["warehouse", "upgrade"])
+    assert result.exit_code == 0, result.output
+    assert f"from revision 0002 to {HEAD}" in result.output and f"features {len(before):,}" in result.output
+    wh = Warehouse(warehouse_url)
+    with wh.engine.connect() as conn:
+        assert _features_after(conn) == before
+        _assert_features_keyed_by_the_bars_series(conn)
+    read = read_features(wh, "us_equities", "1h", "MSFT", dt.date(2024, 3, 5), dt.date(2024, 3, 5))
+    wh.dispose()
+    expected = [r for r in before if r[1] == "MSFT" and r[4] == dt.date(2024, 3, 5)]
+    assert read["ts"].astype("int64").floordiv(10**9).tolist() == [r[3] for r in expected]
+    assert (read["session"] == pd.Timestamp("2024-03-05")).all()
+    np.testing.assert_array_equal(read[list(v1.FEATURE_COLUMNS)].to_numpy(),
+                                  np.array([r[5:] for r in expected], dtype="float64"))  # None reads as NaN
+    status = CliRunner().invoke(cli, ["warehouse", "status"])
+    assert status.exit_code == 0 and f"features: {len(before):,} rows" in status.output
+    assert f"features storage: {len(before):,} feature rows: " in status.output and "B/feature row" in status.output
+    engine.dispose()
 
 
 def test_a_new_warehouse_is_created_at_head(warehouse_url):

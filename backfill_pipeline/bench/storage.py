@@ -9,7 +9,9 @@ N symbols x D sessions of demo 1m bars, plus every timeframe derived from them (
 - bulk-load bars/s through `Warehouse.replace_bars` (the assets' write path: delete the slice,
   load, the summary triggers, one transaction per series);
 - the raw write ceiling: the same rows, prebuilt, loaded into the emptied `bars` (same schema,
-  triggers and index) by the bulk path alone, one transaction per series; and the ratio.
+  triggers and index) by the bulk path alone, one transaction per series; and the ratio;
+- bytes per feature row of `features` (every series' features, computed untimed, written
+  through `replace_features`, rows/s), and of the same rows in the v1 (text-keyed) layout.
 """
 
 from __future__ import annotations
@@ -23,12 +25,16 @@ from pathlib import Path
 import pandas as pd
 
 from backfill_pipeline.bench.pg import DEFAULT_PG_ADMIN, throwaway_database
+from backfill_pipeline.features.compute import compute_features
+from backfill_pipeline.features.lookback import bars_per_year
+from backfill_pipeline.features.windows import FeatureWindows
 from backfill_pipeline.ingest import assign_sessions
 from backfill_pipeline.markets import get_market, last_closed_sessions
 from backfill_pipeline.resample import resample_bars
 from backfill_pipeline.vendors.demo.client import DemoClient
-from backfill_pipeline.warehouse.bench_store import timed_raw_load, v1_layout_storage
-from backfill_pipeline.warehouse.storage import bar_storage
+from backfill_pipeline.warehouse.bench_store import timed_raw_load, v1_features_storage, v1_layout_storage
+from backfill_pipeline.warehouse.features import replace_features
+from backfill_pipeline.warehouse.storage import table_storage
 from backfill_pipeline.warehouse.store import Warehouse
 
 MARKET = get_market("us_equities")
@@ -85,10 +91,27 @@ def v1_bytes(url: str, series: list[Series]) -> str:
     return v1_layout_storage(url, [(MARKET.name, tf, symbol, frame) for tf, symbol, frame in series]).line()
 
 
+def features_load(url: str, v1_url: str, series: list[Series]) -> tuple[str, str, float]:
+    """Every series' features (computed untimed) written through replace_features: the v2
+    line, the v1 layout's line for the same rows, and rows/s of the write."""
+    windows = FeatureWindows()
+    computed = [(tf, symbol, frame, compute_features(frame, windows, bars_per_year(MARKET, tf)))
+                for tf, symbol, frame in series]
+    warehouse = Warehouse(url)
+    started, rows = time.perf_counter(), 0
+    for tf, symbol, frame, values in computed:
+        rows += replace_features(warehouse, MARKET.name, tf, symbol, _sessions(frame), frame, values)
+    elapsed = time.perf_counter() - started
+    line = table_storage(warehouse, "features", vacuum=True).line()
+    warehouse.dispose()
+    v1 = v1_features_storage(v1_url, [(MARKET.name, tf, symbol, frame, values) for tf, symbol, frame, values in computed])
+    return line, v1.line(), rows / elapsed
+
+
 def run(label: str, url: str, v1_url: str, series: list[Series]) -> None:
     rows, load_s = pipeline_load(url, series)
     warehouse = Warehouse(url)
-    storage = bar_storage(warehouse, vacuum=True)
+    storage = table_storage(warehouse, vacuum=True)
     warehouse.dispose()
     print(f"[{label}] v2 bars: {storage.line()}")
     print(f"[{label}] v1 layout, same rows: {v1_bytes(v1_url, series)}")
@@ -97,6 +120,9 @@ def run(label: str, url: str, v1_url: str, series: list[Series]) -> None:
     print(f"[{label}] bulk load through replace_bars: {rows:,} bars in {load_s:.2f} s = {load_rate:,.0f} bars/s")
     print(f"[{label}] raw write ceiling (same rows, same schema): {ceiling_rows:,} bars in {ceiling_s:.2f} s = "
           f"{ceiling_rate:,.0f} bars/s; load / ceiling = {load_rate / ceiling_rate:.2f}")
+    features, v1_features, feature_rate = features_load(url, v1_url, series)
+    print(f"[{label}] v2 features: {features}; written through replace_features at {feature_rate:,.0f} rows/s")
+    print(f"[{label}] v1 layout, same feature rows: {v1_features}")
 
 
 def _pg_pair(admin_url: str) -> Iterator[tuple[str, str]]:

@@ -16,6 +16,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from backfill_pipeline.warehouse.bulk import bar_rows, copy_rows, insert_bars
+from backfill_pipeline.warehouse.features import feature_rows
 from backfill_pipeline.warehouse.migrations import v1_tables
 from backfill_pipeline.warehouse.schema import (
     BAR_INSERT_COLUMNS,
@@ -25,11 +26,12 @@ from backfill_pipeline.warehouse.schema import (
     series,
     vendor_requests,
 )
-from backfill_pipeline.warehouse.storage import BarStorage, bar_storage, vacuum_analyze
+from backfill_pipeline.warehouse.storage import TableStorage, table_storage, vacuum_analyze
 from backfill_pipeline.warehouse.store import Warehouse
 
 V1_BAR_COLUMNS = ("market", "symbol", "timeframe", "ts", "session", "open", "high", "low", "close", "volume", "vwap",
                   "trades")
+V1_FEATURE_COLUMNS = ("market", "symbol", "timeframe", "ts", "session", *v1_tables.FEATURE_COLUMNS)
 
 
 def load_fresh(warehouse: Warehouse, market: str, timeframe: str, frames: Mapping[str, pd.DataFrame],
@@ -68,7 +70,7 @@ def timed_raw_load(warehouse: Warehouse, blocks: Sequence[tuple[str, str, str, p
     return rows, time.perf_counter() - started
 
 
-def v1_layout_storage(url: str, blocks: Sequence[tuple[str, str, str, pd.DataFrame]]) -> BarStorage:
+def v1_layout_storage(url: str, blocks: Sequence[tuple[str, str, str, pd.DataFrame]]) -> TableStorage:
     """The same rows in the v1 layout (text keys, 4-column primary key, session index) in the
     empty database at `url`: what they cost before storage v2."""
     engine = sa.create_engine(url)
@@ -81,7 +83,26 @@ def v1_layout_storage(url: str, blocks: Sequence[tuple[str, str, str, pd.DataFra
     engine.dispose()
     v1 = Warehouse(url, check_schema=False)
     try:
-        return bar_storage(v1, vacuum=True)
+        return table_storage(v1, vacuum=True)
+    finally:
+        v1.dispose()
+
+
+def v1_features_storage(url: str, blocks: Sequence[tuple[str, str, str, pd.DataFrame, pd.DataFrame]]) -> TableStorage:
+    """(market, timeframe, symbol, bars, computed features) blocks in the v1 features layout
+    (text keys, 4-column primary key, session index) in the database at `url` (which may hold
+    v1 bars already): what they cost before revision 0003."""
+    engine = sa.create_engine(url)
+    v1_tables.metadata.create_all(engine, tables=[v1_tables.features])
+    with engine.begin() as conn:
+        for market, timeframe, symbol, frame, computed in blocks:
+            rows = feature_rows(0, frame, computed, "postgresql")  # ISO session text, as v1 stored it
+            copy_rows(conn, v1_tables.features, V1_FEATURE_COLUMNS,
+                      [(market, symbol, timeframe, r[0], r[-1], *r[1:-2]) for r in rows])
+    engine.dispose()
+    v1 = Warehouse(url, check_schema=False)
+    try:
+        return table_storage(v1, "features", vacuum=True)
     finally:
         v1.dispose()
 

@@ -1,8 +1,10 @@
 """All `features` SQL: replace a symbol's features of some sessions, read them back.
 
-A replace deletes exactly the (market, timeframe, symbol, sessions) slice and inserts the
-new rows in one transaction under the series' writer lock, as `Warehouse.replace_bars`
-does for bars, so re-runs and overlapping runs never duplicate or half-write.
+Features are keyed like the bars they were computed from: the series id (`Warehouse.series_id`,
+the same `series` row as the bars') and ts. A replace deletes exactly the (series, sessions)
+slice and inserts the new rows in one transaction under the series' writer lock, as
+`Warehouse.replace_bars` does for bars, so re-runs and overlapping runs never duplicate or
+half-write.
 """
 
 from __future__ import annotations
@@ -14,23 +16,21 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from backfill_pipeline.warehouse.derived_rows import delete_in, insert_rows, lock
+from backfill_pipeline.warehouse.bulk import copy_rows, session_values
+from backfill_pipeline.warehouse.derived_rows import delete_in, lock
 from backfill_pipeline.warehouse.schema_derived import FEATURE_COLUMNS, FEATURE_INSERT_COLUMNS, features
-from backfill_pipeline.warehouse.store import Warehouse
+from backfill_pipeline.warehouse.store import Warehouse, raw_session, session_column
 
 
-def feature_rows(
-    market: str, timeframe: str, symbol: str, frame: pd.DataFrame, computed: pd.DataFrame
-) -> list[tuple[Any, ...]]:
-    """Rows in FEATURE_INSERT_COLUMNS order: the bars' ts and session, the computed values
-    (non-finite values become NULL)."""
+def feature_rows(series_id: int, frame: pd.DataFrame, computed: pd.DataFrame, dialect: str) -> list[tuple[Any, ...]]:
+    """Rows in FEATURE_INSERT_COLUMNS order: the bars' ts, the computed values (non-finite
+    values become NULL), the series id and the bars' session."""
     n = len(frame)
     ts = (frame["ts"].astype("datetime64[ns, UTC]").astype("int64") // 1_000_000_000).tolist()
-    session = frame["session"].dt.strftime("%Y-%m-%d").tolist()
     values = computed.loc[:, list(FEATURE_COLUMNS)].to_numpy(dtype="float64")
     values = np.where(np.isfinite(values), values, np.nan).astype(object)
     values[pd.isna(values)] = None
-    columns = [[market] * n, [symbol] * n, [timeframe] * n, ts, session, *values.T.tolist()]
+    columns = [ts, *values.T.tolist(), [series_id] * n, session_values(frame["session"], dialect)]
     return list(zip(*columns, strict=True))
 
 
@@ -39,29 +39,32 @@ def replace_features(
     frame: pd.DataFrame, computed: pd.DataFrame,
 ) -> int:
     """Replace the features of `symbol` in `sessions` (idempotent; one transaction)."""
-    rows = feature_rows(market, timeframe, symbol, frame, computed)
+    sid = warehouse.series_id(market, timeframe, symbol)  # registered before the write lock
+    rows = feature_rows(sid, frame, computed, warehouse.engine.dialect.name)
     with warehouse.transaction() as conn:
         lock(conn, "features", market, timeframe, symbol)
-        where = (features.c.market == market, features.c.timeframe == timeframe, features.c.symbol == symbol)
-        delete_in(conn, features, where, features.c.session, sessions)
-        return insert_rows(conn, features, FEATURE_INSERT_COLUMNS, rows)
+        delete_in(conn, features, (features.c.series_id == sid,), features.c.session, sessions)
+        return copy_rows(conn, features, FEATURE_INSERT_COLUMNS, rows)
 
 
 def read_features(
     warehouse: Warehouse, market: str, timeframe: str, symbol: str, first: dt.date, last: dt.date
 ) -> pd.DataFrame:
     """ts (UTC), session and FEATURE_COLUMNS of sessions first..last, by ts."""
+    f, dialect = features, warehouse.engine.dialect.name
     query = (
-        sa.select(features.c.ts, features.c.session, *(features.c[c] for c in FEATURE_COLUMNS))
-        .where(features.c.market == market, features.c.timeframe == timeframe, features.c.symbol == symbol,
-               features.c.session >= first, features.c.session <= last)
-        .order_by(features.c.ts)
+        sa.select(f.c.ts, raw_session(f.c.session, dialect), *(f.c[c] for c in FEATURE_COLUMNS))
+        .where(f.c.series_id.in_(warehouse.series_filter(market, timeframe, [symbol]).scalar_subquery()),
+               f.c.session >= first, f.c.session <= last)
+        .order_by(f.c.ts)
     )
     with warehouse.engine.connect() as conn:
         rows = conn.execute(query).all()
-    frame = pd.DataFrame(rows, columns=["ts", "session", *FEATURE_COLUMNS])
-    frame["ts"] = pd.to_datetime(frame["ts"].astype("int64"), unit="s", utc=True).astype("datetime64[ns, UTC]")
-    frame["session"] = pd.to_datetime(frame["session"]).astype("datetime64[ns]")
-    for col in FEATURE_COLUMNS:
-        frame[col] = frame[col].astype("float64")
-    return frame
+    ts, session, *values = (list(col) for col in zip(*rows, strict=True)) if rows else ([],) * (2 + len(FEATURE_COLUMNS))
+    return pd.DataFrame({
+        "ts": pd.to_datetime(np.asarray(ts, dtype="int64"), unit="s", utc=True).astype("datetime64[ns, UTC]"),
+        "session": session_column(session, dialect),
+        # NULL (not defined here) reads as NaN
+        **{c: np.asarray(col, dtype="float64")
+           for c, col in zip(FEATURE_COLUMNS, values, strict=True)},
+    })

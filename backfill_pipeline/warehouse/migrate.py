@@ -23,7 +23,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from backfill_pipeline.warehouse.sqlite import write_transaction
 
-HEAD = "0002"
+HEAD = "0003"
 V1 = "0001"
 UPGRADE_COMMAND = "backfill-pipeline warehouse upgrade"
 _SCHEMA_LOCK = 0x0BA5_5C4E_3A  # arbitrary: the advisory lock serialising schema changes
@@ -75,13 +75,14 @@ def ensure_schema(engine: Engine) -> None:
             f"run `{UPGRADE_COMMAND}` (back the warehouse up first)")
 
 
-def upgrade(engine: Engine) -> tuple[str | None, str]:
-    """Bring the warehouse to head in one transaction; returns (revision before, after)."""
+def upgrade(engine: Engine, to: str = HEAD) -> tuple[str | None, str]:
+    """Bring the warehouse to revision `to` (default head) in one transaction; returns
+    (revision before, after). An older `to` serves the tests' warehouses of past releases."""
     with _schema_lock(engine) as conn:
         before = revision(conn)
         cfg = _config(conn)
         if before is not None and MigrationContext.configure(conn).get_current_revision() is None:
             command.stamp(cfg, before)  # a v1 warehouse: record where it starts
-        if before != HEAD:
-            command.upgrade(cfg, "head")
-    return before, HEAD
+        if before != to:
+            command.upgrade(cfg, to)
+    return before, to

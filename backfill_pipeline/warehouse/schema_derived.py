@@ -1,6 +1,6 @@
 """Tables derived from bars or fetched beside them: features and corporate actions (macro: macro_tables.py).
 
-They live on the same `metadata` as `bars`, so `Warehouse` creates them with the rest.
+They live on the same `metadata` as `bars` (the queries' tables; Alembic owns their DDL, migrations/).
 Conventions follow `bars`: `ts` is epoch seconds (UTC bar start), `session` the exchange
 session, and a NULL feature or macro value means "not defined here" (warm-up, stale,
 missing at the source), never zero.
@@ -10,26 +10,38 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from backfill_pipeline.warehouse.schema import metadata
+from backfill_pipeline.warehouse.schema import SessionDay, metadata
 
 FEATURE_COLUMNS: tuple[str, ...] = (
     "close_adj", "ret", "log_ret", "realized_vol", "atr", "ema_fast", "ema_slow", "trend_spread", "trend_slope",
     "volume_z",
 )
 
-# One row per bar of ohlcv/<market>/<timeframe>, computed on split-adjusted prices.
+# One row per bar of ohlcv/<market>/<timeframe>, computed on split-adjusted prices, keyed
+# like the bars it was computed from: (series_id, ts), `session` a SessionDay; the 8-byte
+# columns first (no alignment padding on PostgreSQL). Layout and indexes: docs/storage.md.
 features = sa.Table(
     "features",
     metadata,
-    sa.Column("market", sa.String(32), primary_key=True),
-    sa.Column("symbol", sa.String(32), primary_key=True),
-    sa.Column("timeframe", sa.String(8), primary_key=True),
-    sa.Column("ts", sa.BigInteger, primary_key=True),
-    sa.Column("session", sa.Date, nullable=False),
+    sa.Column("ts", sa.BigInteger, nullable=False),
     *(sa.Column(name, sa.Float) for name in FEATURE_COLUMNS),
-    sa.Index("ix_features_session", "market", "timeframe", "symbol", "session"),
+    sa.Column("series_id", sa.Integer, nullable=False),
+    sa.Column("session", SessionDay, nullable=False),
 )
-FEATURE_INSERT_COLUMNS: tuple[str, ...] = ("market", "symbol", "timeframe", "ts", "session", *FEATURE_COLUMNS)
+FEATURE_INSERT_COLUMNS: tuple[str, ...] = ("ts", *FEATURE_COLUMNS, "series_id", "session")
+
+# Features with their series' text keys: the SQL view `features_by_series` (never written).
+features_by_series = sa.Table(
+    "features_by_series",
+    sa.MetaData(),
+    sa.Column("market", sa.String(32)),
+    sa.Column("symbol", sa.String(32)),
+    sa.Column("timeframe", sa.String(8)),
+    sa.Column("ts", sa.BigInteger),
+    sa.Column("session", SessionDay),
+    *(sa.Column(name, sa.Float) for name in FEATURE_COLUMNS),
+    sa.Column("series_id", sa.Integer),
+)
 
 # Splits by ex-date: bars before ex_date are divided by ratio (= split_to / split_from).
 splits = sa.Table(

@@ -1,8 +1,8 @@
-"""What the warehouse holds and what it costs: revision, row counts, bytes per bar.
+"""What the warehouse holds and what it costs: revision, row counts, bytes per bar and per feature row.
 
 PostgreSQL: pg_table_size (heap, TOAST, free-space and visibility maps) and pg_indexes_size
-of `bars`, after VACUUM ANALYZE when asked. SQLite: the pages of `bars` and its indexes from
-the dbstat virtual table (a WITHOUT ROWID table is its primary-key b-tree: counted as table).
+of `bars` (or `features`), after VACUUM ANALYZE when asked. SQLite: the pages of the table and its
+indexes from the dbstat virtual table (a WITHOUT ROWID table is its primary-key b-tree: counted as table).
 """
 
 from __future__ import annotations
@@ -19,21 +19,22 @@ COUNTED_TABLES = ("series", "bars", "bar_sessions", "fetch_log", "vendor_request
 
 
 @dataclass(frozen=True)
-class BarStorage:
-    bars: int
+class TableStorage:
+    rows: int
     table_bytes: int
     index_bytes: int
+    unit: str = "bar"  # what a row is, for line()
 
     @property
     def total_bytes(self) -> int:
         return self.table_bytes + self.index_bytes
 
-    def per_bar(self, part: int) -> float:
-        return part / self.bars if self.bars else 0.0
+    def per_row(self, part: int) -> float:
+        return part / self.rows if self.rows else 0.0
 
     def line(self) -> str:
-        return (f"{self.bars:,} bars: {self.per_bar(self.total_bytes):.1f} B/bar "
-                f"(table {self.per_bar(self.table_bytes):.1f}, indexes {self.per_bar(self.index_bytes):.1f})")
+        return (f"{self.rows:,} {self.unit}s: {self.per_row(self.total_bytes):.1f} B/{self.unit} "
+                f"(table {self.per_row(self.table_bytes):.1f}, indexes {self.per_row(self.index_bytes):.1f})")
 
 
 def vacuum_analyze(warehouse: Warehouse, table: str = "bars") -> None:
@@ -45,7 +46,10 @@ def vacuum_analyze(warehouse: Warehouse, table: str = "bars") -> None:
         conn.exec_driver_sql(f"VACUUM ANALYZE {table}")
 
 
-def bar_storage(warehouse: Warehouse, table: str = "bars", vacuum: bool = False) -> BarStorage:
+UNITS = {"bars": "bar", "features": "feature row"}
+
+
+def table_storage(warehouse: Warehouse, table: str = "bars", vacuum: bool = False) -> TableStorage:
     """Bytes of `table` (default bars) and of its indexes; `vacuum`: VACUUM ANALYZE it first."""
     if vacuum:
         vacuum_analyze(warehouse, table)
@@ -60,7 +64,7 @@ def bar_storage(warehouse: Warehouse, table: str = "bars", vacuum: bool = False)
         else:
             table_bytes = conn.execute(sa.text("SELECT pg_table_size(CAST(:t AS regclass))"), {"t": table}).scalar_one()
             index_bytes = conn.execute(sa.text("SELECT pg_indexes_size(CAST(:t AS regclass))"), {"t": table}).scalar_one()
-    return BarStorage(int(count), int(table_bytes), int(index_bytes))
+    return TableStorage(int(count), int(table_bytes), int(index_bytes), UNITS.get(table, "row"))
 
 
 def row_counts(warehouse: Warehouse) -> dict[str, int]:
@@ -79,7 +83,10 @@ def status_lines(warehouse: Warehouse) -> list[str]:
     with warehouse.engine.connect() as conn:
         rev = revision(conn)
     lines = [f"schema revision: {rev or 'none (empty)'}"]
-    lines += [f"{name}: {n:,} rows" for name, n in row_counts(warehouse).items()]
+    counts = row_counts(warehouse)
+    lines += [f"{name}: {n:,} rows" for name, n in counts.items()]
     if rev is not None:
-        lines.append("bars storage: " + bar_storage(warehouse).line())
+        lines.append("bars storage: " + table_storage(warehouse).line())
+    if "features" in counts:  # before revision 0003: the text-keyed layout's bytes
+        lines.append("features storage: " + table_storage(warehouse, "features").line())
     return lines

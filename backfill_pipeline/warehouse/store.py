@@ -98,8 +98,9 @@ class Warehouse:
         self._series[key] = int(found)
         return int(found)
 
-    def _series_filter(self, market: str, timeframe: str | None = None,
-                       symbols: Sequence[str] | None = None) -> sa.Select[Any]:
+    def series_filter(self, market: str, timeframe: str | None = None,
+                      symbols: Sequence[str] | None = None) -> sa.Select[Any]:
+        """SELECT of the ids of the market's series (of `timeframe`, of `symbols`), registering none."""
         query = sa.select(series.c.id).where(series.c.market == market)
         if timeframe is not None:
             query = query.where(series.c.timeframe == timeframe)
@@ -159,11 +160,10 @@ class Warehouse:
         self, market: str, timeframe: str, symbol: str, first_session: dt.date, last_session: dt.date
     ) -> pd.DataFrame:
         b = bars
-        # the session as raw day numbers (SQLite) or ISO text: per-row date objects cost more than the rest
-        session = sa.type_coerce(b.c.session, sa.Integer) if self.is_sqlite else sa.cast(b.c.session, sa.String)
+        session = raw_session(b.c.session, self.engine.dialect.name)
         query = (
             sa.select(b.c.ts, session, b.c.open, b.c.high, b.c.low, b.c.close, b.c.volume, b.c.vwap, b.c.trades)
-            .where(b.c.series_id.in_(self._series_filter(market, timeframe, [symbol]).scalar_subquery()),
+            .where(b.c.series_id.in_(self.series_filter(market, timeframe, [symbol]).scalar_subquery()),
                    b.c.session >= first_session, b.c.session <= last_session)
             .order_by(b.c.ts)
         )
@@ -185,7 +185,7 @@ class Warehouse:
         From `bar_sessions` (kept equal to `bars` by the database); `recount=True`
         aggregates `bars` itself (GROUP BY), as an audit of the summary.
         """
-        ids = self._series_filter(market, timeframe, symbols).subquery()
+        ids = self.series_filter(market, timeframe, symbols).subquery()
         if recount:
             b = bars
             inner = (sa.select(b.c.series_id, b.c.session, sa.func.count().label("bars"))
@@ -211,7 +211,7 @@ class Warehouse:
         resampled from, and the bars it wrote."""
         d = derived_sources
         query = (sa.select(series.c.symbol, d.c.session, d.c.source_bars, d.c.bars).join(series, series.c.id == d.c.series_id)
-                 .where(d.c.series_id.in_(self._series_filter(market, timeframe, symbols)),
+                 .where(d.c.series_id.in_(self.series_filter(market, timeframe, symbols)),
                         d.c.session >= first_session, d.c.session <= last_session))
         with self.engine.connect() as conn:
             rows = conn.execute(query).all()
@@ -238,7 +238,7 @@ class Warehouse:
         summary finds each series' first and last session, the index their first/last bar."""
         s, b = bar_sessions, bars
         spans = (sa.select(s.c.series_id, sa.func.min(s.c.session).label("lo"), sa.func.max(s.c.session).label("hi"))
-                 .where(s.c.series_id.in_(self._series_filter(market)), s.c.session >= first, s.c.session <= last)
+                 .where(s.c.series_id.in_(self.series_filter(market)), s.c.session >= first, s.c.session <= last)
                  .group_by(s.c.series_id)).subquery()
         first_ts = (sa.select(sa.func.min(b.c.ts)).where(b.c.series_id == spans.c.series_id, b.c.session == spans.c.lo)
                     .scalar_subquery())
@@ -258,18 +258,32 @@ def _as_date(value: Any) -> dt.date:
     return value if isinstance(value, dt.date) else pd.Timestamp(value).date()
 
 
-def bar_frame(rows: Sequence[Any], dialect: str) -> pd.DataFrame:
-    """Bars from (ts, session, open, high, low, close, volume, vwap, trades) row tuples."""
-    # column-wise from the row tuples: DataFrame(rows) infers per cell and costs 5x more
-    ts, session, o, h, l, c, v, vwap, trades = (list(col) for col in zip(*rows, strict=False)) if rows else ([],) * 9
-    codes, days = pd.factorize(pd.Series(session, dtype="object"))  # few sessions, many bars
+def session_column(values: Sequence[Any], dialect: str) -> pd.DatetimeIndex:
+    """Sessions (datetime64) from the raw `session` values a query selected: day numbers on
+    SQLite, dates or ISO text on PostgreSQL (converted once per distinct session)."""
+    codes, days = pd.factorize(pd.Series(values, dtype="object"))  # few sessions, many rows
+    if not len(codes):
+        return pd.DatetimeIndex([], dtype="datetime64[ns]")
     if dialect == "sqlite":
         day_index = pd.DatetimeIndex(pd.to_datetime(np.asarray(days, dtype="int64"), unit="D"))
     else:
         day_index = pd.DatetimeIndex(pd.to_datetime(pd.Series(days, dtype="object")))
+    return day_index.astype("datetime64[ns]")[codes]
+
+
+def raw_session(column: sa.ColumnElement[Any], dialect: str) -> sa.ColumnElement[Any]:
+    """A SessionDay column selected as raw day numbers (SQLite) or ISO text, for session_column:
+    per-row date objects cost more than the rest of a read."""
+    return sa.type_coerce(column, sa.Integer) if dialect == "sqlite" else sa.cast(column, sa.String)
+
+
+def bar_frame(rows: Sequence[Any], dialect: str) -> pd.DataFrame:
+    """Bars from (ts, session, open, high, low, close, volume, vwap, trades) row tuples."""
+    # column-wise from the row tuples: DataFrame(rows) infers per cell and costs 5x more
+    ts, session, o, h, l, c, v, vwap, trades = (list(col) for col in zip(*rows, strict=False)) if rows else ([],) * 9
     return pd.DataFrame({
         "ts": pd.to_datetime(np.asarray(ts, dtype="int64"), unit="s", utc=True).astype("datetime64[ns, UTC]"),
-        "session": day_index.astype("datetime64[ns]")[codes] if len(codes) else pd.DatetimeIndex([], dtype="datetime64[ns]"),
+        "session": session_column(session, dialect),
         **{name: np.asarray(col, dtype="float64") for name, col in
            (("open", o), ("high", h), ("low", l), ("close", c), ("volume", v), ("vwap", vwap))},
         "trades": pd.array(trades, dtype="Int64"),
