@@ -9,6 +9,7 @@ a table or hold a connection. Series are found by their text keys in `series`, b
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import pandas as pd
 import sqlalchemy as sa
@@ -29,9 +30,9 @@ def _lookback_frame(rows: list[sa.Row]) -> pd.DataFrame:
     return frame
 
 
-def _series_id(market: str, timeframe: str, symbol: str) -> sa.ScalarSelect[int]:
-    return sa.select(series.c.id).where(series.c.market == market, series.c.timeframe == timeframe,
-                                        series.c.symbol == symbol).scalar_subquery()
+def _series_id(warehouse: Warehouse, market: str, timeframe: str, symbol: str) -> sa.ScalarSelect[Any]:
+    """The series' id as a subquery (Warehouse.series_filter: the one series lookup, registering none)."""
+    return warehouse.series_filter(market, timeframe, [symbol]).scalar_subquery()
 
 
 def read_with_lookback(
@@ -41,7 +42,7 @@ def read_with_lookback(
     bars; and how many earlier bars there were."""
     b = bars
     cols = [b.c[c] for c in LOOKBACK_COLUMNS]
-    sid = _series_id(market, timeframe, symbol)
+    sid = _series_id(warehouse, market, timeframe, symbol)
     before = sa.select(*cols).where(b.c.series_id == sid, b.c.session < first).order_by(b.c.ts.desc()).limit(lookback)
     inside = (sa.select(*cols).where(b.c.series_id == sid, b.c.session >= first, b.c.session <= last)
               .order_by(b.c.ts))
@@ -55,7 +56,7 @@ def daily_closes(warehouse: Warehouse, market: str, symbol: str, first: dt.date,
     """session (datetime64), close: the stored raw 1d closes of sessions first..before (exclusive)."""
     b = bars
     query = sa.select(b.c.session, b.c.close).where(
-        b.c.series_id == _series_id(market, DAILY.name, symbol), b.c.session >= first, b.c.session < before,
+        b.c.series_id == _series_id(warehouse, market, DAILY.name, symbol), b.c.session >= first, b.c.session < before,
     ).order_by(b.c.session)
     with warehouse.engine.connect() as conn:
         rows = conn.execute(query).all()
@@ -75,6 +76,6 @@ def markets_storing(warehouse: Warehouse, symbol: str, timeframe: str) -> list[s
 def has_bars(warehouse: Warehouse, market: str, symbol: str, timeframe: str) -> bool:
     """Whether any bar of the series is stored."""
     query = sa.select(bar_sessions.c.series_id).where(
-        bar_sessions.c.series_id == _series_id(market, timeframe, symbol)).limit(1)
+        bar_sessions.c.series_id == _series_id(warehouse, market, timeframe, symbol)).limit(1)
     with warehouse.engine.connect() as conn:
         return conn.execute(query).first() is not None

@@ -75,7 +75,7 @@ def upgrade() -> None:
     op.execute(f"""INSERT INTO features_v2 (ts, {", ".join(_VALUES)}, series_id, session)
         SELECT f.ts, {", ".join("f." + c for c in _VALUES)}, s.id, {session}
         FROM features f JOIN series s ON s.market = f.market AND s.symbol = f.symbol AND s.timeframe = f.timeframe
-        ORDER BY s.id, f.ts""")
+        ORDER BY s.id, f.session, f.ts""")
     op.execute("DROP TABLE features")
     op.execute("ALTER TABLE features_v2 RENAME TO features")
     if dialect != "sqlite":
