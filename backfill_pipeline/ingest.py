@@ -87,8 +87,17 @@ def _request_rows(base: dict, result: FetchResult | VendorError) -> list[dict]:
     return [common | {"request_id": rid} for rid in ids]
 
 
-def fetch_and_store(
-    warehouse: Warehouse,
+@dataclass
+class FetchedRun:
+    """One run of consecutive sessions as the vendor answered it, not stored yet."""
+    run: pd.DatetimeIndex
+    base: dict
+    result: FetchResult | VendorError
+    frame: pd.DataFrame | None = None  # the run's bars with `session`, inside its sessions, deduplicated
+    validity: Validity | None = None
+
+
+def fetch_runs(
     client: BarsClient,
     market: Market,
     timeframe: str,
@@ -96,33 +105,60 @@ def fetch_and_store(
     sessions: pd.DatetimeIndex,
     run_id: str | None = None,
     now: pd.Timestamp | None = None,
-) -> SymbolOutcome:
+) -> list[FetchedRun]:
+    """The vendor's answer for each run of consecutive sessions, with no warehouse access:
+    a vendor error is kept in its run (stored as such by store_fetched), so this can run
+    ahead of the writes (prefetch.py) without changing what is recorded."""
     now = now if now is not None else pd.Timestamp.now(tz="UTC")
-    outcome = SymbolOutcome(symbol)
-    tables, stored = [], []
+    fetched = []
     for run in consecutive_runs(market, sessions):
         start, end = fetch_window(market, timeframe, run)
-        fetch_id = str(uuid.uuid4())
-        base = {"fetch_id": fetch_id, "market": market.name, "symbol": symbol, "timeframe": timeframe,
+        base = {"fetch_id": str(uuid.uuid4()), "market": market.name, "symbol": symbol, "timeframe": timeframe,
                 "vendor": client.vendor, "window_start": int(start.timestamp()), "window_end": int(end.timestamp()),
                 "fetched_at": now.to_pydatetime(), "run_id": run_id}
         try:
             result = client.fetch_bars(symbol, timeframe, start, end)
         except VendorError as exc:
-            status = "rate_limited" if isinstance(exc, RateLimitedError) else "error"
-            warehouse.log_fetches([
-                {**base, "session": s.date(), "bars": 0, "status": status, "finalized": False, "error": str(exc)}
-                for s in run
-            ], _request_rows(base, exc))
-            outcome.errors.append(str(exc))
-            outcome.requests += len(exc.records)
-            outcome.rate_limited |= status == "rate_limited"
-            outcome.auth_failed |= exc.permanent
-            tables.append(completeness(market, timeframe, symbol, run, pd.Series(dtype="int64"), now))
+            fetched.append(FetchedRun(run, base, exc))
             continue
         frame, outside = assign_sessions(market, timeframe, result.bars, run)
         frame, duplicates = _dedupe(frame)
-        outcome.validity.add(check_validity(symbol, frame, duplicates, outside))
+        fetched.append(FetchedRun(run, base, result, frame, check_validity(symbol, frame, duplicates, outside)))
+    return fetched
+
+
+def store_fetched(
+    warehouse: Warehouse,
+    client: BarsClient,
+    market: Market,
+    timeframe: str,
+    symbol: str,
+    fetched: list[FetchedRun],
+    now: pd.Timestamp | None = None,
+) -> SymbolOutcome:
+    """Store each fetched run in one transaction with its fetch-log and request rows; a
+    failed run is recorded in the fetch log so a later scan tells "never fetched" from
+    "the vendor failed"."""
+    now = now if now is not None else pd.Timestamp.now(tz="UTC")
+    outcome = SymbolOutcome(symbol)
+    tables, stored = [], []
+    for item in fetched:
+        run, base, result = item.run, item.base, item.result
+        if isinstance(result, VendorError):
+            status = "rate_limited" if isinstance(result, RateLimitedError) else "error"
+            warehouse.log_fetches([
+                {**base, "session": s.date(), "bars": 0, "status": status, "finalized": False, "error": str(result)}
+                for s in run
+            ], _request_rows(base, result))
+            outcome.errors.append(str(result))
+            outcome.requests += len(result.records)
+            outcome.rate_limited |= status == "rate_limited"
+            outcome.auth_failed |= result.permanent
+            tables.append(completeness(market, timeframe, symbol, run, pd.Series(dtype="int64"), now))
+            continue
+        frame = item.frame
+        assert frame is not None and item.validity is not None
+        outcome.validity.add(item.validity)
         per_session = frame.groupby("session").size()
         _, closes = session_bounds(market, run)
         finalized = (closes + client.finalization_delay <= now).to_numpy()
@@ -141,6 +177,21 @@ def fetch_and_store(
     outcome.completeness = pd.concat(tables, ignore_index=True) if tables else None
     outcome.stored = pd.concat(stored, ignore_index=True) if len(stored) > 1 else (stored[0] if stored else None)
     return outcome
+
+
+def fetch_and_store(
+    warehouse: Warehouse,
+    client: BarsClient,
+    market: Market,
+    timeframe: str,
+    symbol: str,
+    sessions: pd.DatetimeIndex,
+    run_id: str | None = None,
+    now: pd.Timestamp | None = None,
+) -> SymbolOutcome:
+    now = now if now is not None else pd.Timestamp.now(tz="UTC")
+    fetched = fetch_runs(client, market, timeframe, symbol, sessions, run_id, now)
+    return store_fetched(warehouse, client, market, timeframe, symbol, fetched, now)
 
 
 def derive_and_store(

@@ -12,13 +12,14 @@ import warnings
 from collections.abc import Iterator
 
 import dagster as dg
+import numpy as np
 import pandas as pd
 
 from backfill_pipeline.assets.ohlcv_checks import check_results, check_specs, materialize_metadata
 from backfill_pipeline.assets.partition_input import checked_partition_keys, invalid_symbols_message
 from backfill_pipeline.assets.retries import fetch_retry_policy
-from backfill_pipeline.gaps import scan
-from backfill_pipeline.ingest import SymbolOutcome, derive_and_store, fetch_and_store
+from backfill_pipeline.gaps import GRID_COLUMNS, scan
+from backfill_pipeline.ingest import SymbolOutcome, derive_and_store, fetch_runs, store_fetched
 from backfill_pipeline.markets import Market, get_calendar, last_closed_sessions
 from backfill_pipeline.names import OHLCV_GROUP, RATE_LIMITED_TAG, bars_resource_key, ohlcv_key, vendor_pool
 from backfill_pipeline.partitions import (
@@ -28,6 +29,7 @@ from backfill_pipeline.partitions import (
     source_mapping,
     split_key,
 )
+from backfill_pipeline.prefetch import Prefetcher
 from backfill_pipeline.resample import week_labels
 from backfill_pipeline.settings import Settings
 from backfill_pipeline.timeframes import derivation_sources, get_timeframe
@@ -84,6 +86,18 @@ def _stored_sessions(warehouse: Warehouse, market: Market, timeframe: str, symbo
     stored = set(warehouse.bar_counts(market.name, timeframe, first, last, [symbol])["session"])
     stored |= set(warehouse.built_from(market.name, timeframe, first, last, [symbol])["session"])
     return sessions[labels.isin(list(stored))]
+
+
+def _covered(market: Market, timeframe: str, by_symbol: dict[str, pd.DatetimeIndex],
+             table: pd.DataFrame) -> np.ndarray:
+    """Which scan rows are partitions this run materialised (1w: the weeks of its sessions)."""
+    parts = []
+    for symbol, days in by_symbol.items():
+        labels = pd.DatetimeIndex(week_labels(market, pd.Series(days)).unique()) if get_timeframe(timeframe).weekly else days
+        parts.append(pd.DataFrame({"symbol": symbol, "session": labels.astype("datetime64[ns]")}))
+    wanted = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["symbol", "session"])
+    keys = pd.MultiIndex.from_frame(table[["symbol", "session"]].astype({"session": "datetime64[ns]"}))
+    return keys.isin(pd.MultiIndex.from_frame(wanted))
 
 
 def dependents(sources: dict[str, str | None], root: str) -> list[str]:
@@ -143,12 +157,15 @@ def build_ohlcv_family(market: Market, members: list[str], sources: dict[str, st
         outside = [tf for tf in dependents(sources, root) if tf not in selected]
         client = (getattr(context.resources, bars_resource_key(market.name)).client(market)
                   if fetched and root in selected else None)
+        # the next symbol's fetch runs while this one is written (one thread, same request order)
+        ahead = (Prefetcher(lambda sym: fetch_runs(client, market, root, sym, by_symbol[sym], context.run_id, now),
+                            sorted(by_symbol)) if client is not None else None)
         try:
             for symbol, sessions in sorted(by_symbol.items()):
                 root_bars = None  # the root's bars as stored by this step, when it wrote them
                 for tf in selected:
-                    if tf == root and client is not None:
-                        outcome = fetch_and_store(warehouse, client, market, tf, symbol, sessions, context.run_id, now)
+                    if tf == root and client is not None and ahead is not None:
+                        outcome = store_fetched(warehouse, client, market, tf, symbol, ahead.get(symbol), now)
                     elif tf != root and root in selected and outcomes[root][-1].errors:
                         outcome = SymbolOutcome(symbol)  # its fetch failed: derived bars stay as they were
                     elif tf == root or root_bars is None:
@@ -178,6 +195,8 @@ def build_ohlcv_family(market: Market, members: list[str], sources: dict[str, st
                 written = ", ".join([f"{tf} {outcomes[tf][-1].bars_written:,}" for tf in selected] + rebuilt)
                 context.log.info(f"{symbol}: {len(sessions)} sessions; bars written: {written}")
         finally:
+            if ahead is not None:
+                ahead.close()
             if client is not None:
                 client.close()
         symbols = sorted(by_symbol)
@@ -185,14 +204,12 @@ def build_ohlcv_family(market: Market, members: list[str], sources: dict[str, st
         failed_symbols = {o.symbol for tf in selected for o in outcomes[tf] if o.errors} | set(invalid)
         all_sessions = pd.DatetimeIndex(sorted(set().union(*by_symbol.values()))) if by_symbol else pd.DatetimeIndex([])
         checks = context.selected_asset_check_keys
+        # one scan for every selected timeframe (a timeframe's source is scanned once, not per dependent)
+        tables = dict(tuple(scan(warehouse, market, symbols, selected, all_sessions, sources, now).groupby("timeframe")))
         for tf in selected:
             key = keys[tf]
-            table = scan(warehouse, market, symbols, [tf], all_sessions, sources, now)
-            covered = by_symbol
-            if get_timeframe(tf).weekly:
-                covered = {s: pd.DatetimeIndex(week_labels(market, pd.Series(v)).unique()) for s, v in by_symbol.items()}
-            wanted = {(s, d) for s, days in covered.items() for d in days}
-            table = table[[(s, d) in wanted for s, d in zip(table["symbol"], table["session"], strict=True)]]
+            table = tables.get(tf, pd.DataFrame(columns=GRID_COLUMNS))
+            table = table[_covered(market, tf, by_symbol, table)].reset_index(drop=True)
             lags, newest = _freshness(warehouse, market, tf, symbols)
             is_fetched = sources[tf] is None
             metadata = materialize_metadata(outcomes[tf], vendor if is_fetched else None)

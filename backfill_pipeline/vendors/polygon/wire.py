@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 
-class Agg(msgspec.Struct):
+class Agg(msgspec.Struct, gc=False):  # untracked by the GC: no collection passes over a page of them
     t: int  # bar start, ms since the epoch
     o: float
     h: float
