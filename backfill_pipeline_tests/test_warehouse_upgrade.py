@@ -1,7 +1,8 @@
 """A v1 warehouse (the previous release's DDL and rows, no alembic_version) and a v2 one at
 revision 0002 (text-keyed features) on SQLite and PostgreSQL: opening it names the upgrade
 command; `warehouse upgrade` brings it to head with every bar, fetch-log row and feature
-equal; a new warehouse is created at head."""
+equal; a new warehouse is created at head; a v2 one gets revision 0004's summary guard
+with its summary recounted."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from backfill_pipeline.vendors.demo.client import DemoClient
 from backfill_pipeline.warehouse.features import read_features
 from backfill_pipeline.warehouse.migrate import HEAD, WarehouseOutdated, revision, upgrade
 from backfill_pipeline.warehouse.migrations import v1_tables as v1
-from backfill_pipeline.warehouse.schema import bars_by_series
+from backfill_pipeline.warehouse.schema import bar_sessions, bars_by_series
 from backfill_pipeline.warehouse.schema_derived import features_by_series
 from backfill_pipeline.warehouse.store import Warehouse
 
@@ -189,4 +190,42 @@ def test_a_new_warehouse_is_created_at_head(warehouse_url):
     with wh.engine.connect() as conn:
         assert revision(conn) == HEAD
         assert {"series", "bars", "bar_sessions"} <= set(sa.inspect(conn).get_table_names())
+    wh.dispose()
+
+
+def test_a_v2_warehouse_is_recounted_and_its_summary_refuses_one_bar_edits(warehouse_url):
+    """Revision 0004. v2's SQLite guard let a count move by exactly one bar, so a hand edit
+    drifted the summary; the upgrade recounts it from `bars` and refuses such edits from then
+    on. PostgreSQL's v2 guard already refused them (and 0004 leaves it as it was)."""
+    wh = Warehouse(warehouse_url, check_schema=False)
+    assert upgrade(wh.engine, to="0002") == (None, "0002")  # a warehouse made by the release at 0002
+    sessions = [s.date() for s in sessions_in_range(EQ, dt.date(2024, 3, 4), dt.date(2024, 3, 6))]
+    frame = DemoClient(EQ).fetch_bars("AAPL", "1m", pd.Timestamp("2024-03-04", tz="UTC"),
+                                      pd.Timestamp("2024-03-07", tz="UTC")).bars
+    frame["session"] = pd.to_datetime(frame["ts"]).dt.tz_convert("America/New_York").dt.date
+    wh.replace_bars("us_equities", "1m", "AAPL", sessions, frame)
+    s = bar_sessions
+    one_less = s.update().where(s.c.session == sessions[1]).values(bars=s.c.bars - 1)
+    with wh.engine.connect() as conn:
+        assert revision(conn) == "0002"
+    if wh.is_sqlite:
+        with wh.transaction() as conn:
+            conn.execute(one_less)  # v2 let it through: the summary drifts from the bars
+    else:
+        with pytest.raises(sa.exc.DatabaseError, match="bar_sessions is kept by the database"), wh.transaction() as conn:
+            conn.execute(one_less)
+    fast = wh.bar_counts("us_equities", "1m", sessions[0], sessions[-1]).sort_values("session")
+    assert fast["bars"].tolist() == ([390, 389, 390] if wh.is_sqlite else [390] * 3)
+
+    assert upgrade(wh.engine) == ("0002", HEAD)
+    recounted = wh.bar_counts("us_equities", "1m", sessions[0], sessions[-1]).sort_values("session")
+    assert recounted["bars"].tolist() == [390] * 3
+    for edit in (one_less, s.update().where(s.c.session == sessions[1]).values(bars=s.c.bars + 1)):
+        with pytest.raises(sa.exc.DatabaseError, match="bar_sessions is kept by the database"), wh.transaction() as conn:
+            conn.execute(edit)
+    half = frame[frame["session"] == sessions[1]].iloc[::2]
+    wh.replace_bars("us_equities", "1m", "AAPL", sessions[1:2], half)  # the new triggers at work
+    counts = wh.bar_counts("us_equities", "1m", sessions[0], sessions[-1]).sort_values("session")
+    slow = wh.bar_counts("us_equities", "1m", sessions[0], sessions[-1], recount=True).sort_values("session")
+    assert counts["bars"].tolist() == slow["bars"].tolist() == [390, 195, 390]
     wh.dispose()

@@ -10,6 +10,8 @@ Alembic owns the DDL (warehouse/migrations/); these objects are what queries are
   padding on PostgreSQL); see docs/storage.md for the measured layout choices.
 - `bar_sessions`: bars per (series, session), kept by the database's own triggers on `bars`
   (warehouse/summary_sql.py), so it equals the stored bars whatever wrote or deleted them.
+  On SQLite it also has the guard's marks `adding_ts` / `removing_ts` (NULL between two
+  writes; only the triggers use them, so they are not columns of the Table below).
 """
 
 from __future__ import annotations

@@ -2,16 +2,25 @@
 
 PostgreSQL: statement-level triggers with transition tables, so a COPY of a year of bars
 updates the summary once per (series, session), not once per row; TRUNCATE empties it too.
-SQLite (no statement triggers): row triggers (an increment per inserted row, a new summary
-row for a session's first bar, a decrement per deleted row). Either way a DELETE/UPDATE/INSERT on `bars` from any client, the pipeline or
-a manual fix, moves the summary with it in the same transaction.
+SQLite (no statement triggers): row triggers. Either way a DELETE/UPDATE/INSERT on `bars`
+from any client, the pipeline or a manual fix, moves the summary with it in the same
+transaction.
 
 The summary itself refuses writes that do not come from these triggers:
 - PostgreSQL: a statement-level guard that raises unless it fires inside another trigger
   (pg_trigger_depth() > 1);
-- SQLite (no trigger depth): a summary row can only appear with 1 bar that `bars` holds,
-  change by exactly one bar, and be deleted at 0 bars, which is all the row triggers do.
-  A direct `UPDATE bar_sessions SET bars = bars + 1` would pass; `scan --recount` audits.
+- SQLite (no trigger depth): every change of a bar is two summary updates that only the
+  bars' own triggers can make in order. The BEFORE trigger marks the bar in its summary row
+  (`adding_ts`: a bar that is not in the session yet; `removing_ts`: one that is), the AFTER
+  trigger counts it and clears the mark, and the guard allows a count to move by one only
+  from a mark to a state the mark could not have been made in (the marked bar now in the
+  session, or now gone from it). A mark is only ever consumed by the bar's own AFTER
+  trigger, so a hand edit cannot move a count, even one that sets a mark first; a row
+  appears with 1 bar for a session holding exactly one, and goes at 0 with none left.
+  `INSERT OR REPLACE` (and `UPDATE OR REPLACE`) onto a stored (series_id, ts) is refused as a
+  duplicate: SQLite deletes the replaced row without firing delete triggers.
+  A change to these triggers ships as a new migration revision (0004 made them; 0002 keeps
+  its own copy of v2's).
 
 Uniqueness of (series_id, ts) on PostgreSQL, where the table has no unique index (a unique
 btree costs 28-31 bytes a bar, docs/storage.md): the insert trigger refuses a statement whose
@@ -103,46 +112,80 @@ END $$""",
 )
 
 _KEY = "series_id = {row}.series_id AND session = {row}.session"
+_MOVED = "NEW.series_id IS NOT OLD.series_id OR NEW.session IS NOT OLD.session OR NEW.ts IS NOT OLD.ts"
+_STORED = "EXISTS (SELECT 1 FROM bars WHERE series_id = {row}.series_id AND ts = {ts})"
 
+
+def _in_session(row: str, ts: str) -> str:
+    """The bar (row.series_id, ts) is stored in row.session: a primary-key lookup."""
+    return f"EXISTS (SELECT 1 FROM bars WHERE series_id = {row}.series_id AND ts = {ts} AND session = {row}.session)"
+
+
+# Each bar's change is two summary updates, so the guard can tell them from a hand edit:
+# the BEFORE trigger marks the bar (adding_ts: not in the session yet; removing_ts: in it),
+# the AFTER trigger counts it and clears the mark (now in it; no longer in it). The first
+# bar of a session inserts its row instead (no row to mark), the last deletes it at 0.
 SQLITE_DDL: tuple[str, ...] = (
     f"""
+CREATE TRIGGER bars_inserting BEFORE INSERT ON bars BEGIN
+  SELECT RAISE(ABORT, '{DUPLICATE_MESSAGE}') WHERE {_STORED.format(row="NEW", ts="NEW.ts")};
+  UPDATE bar_sessions SET adding_ts = NEW.ts WHERE {_KEY.format(row="NEW")};
+END""",
+    f"""
 CREATE TRIGGER bars_inserted AFTER INSERT ON bars BEGIN
-  UPDATE bar_sessions SET bars = bars + 1 WHERE {_KEY.format(row="NEW")};
-  INSERT INTO bar_sessions (series_id, session, bars) SELECT NEW.series_id, NEW.session, 1
-    WHERE NOT EXISTS (SELECT 1 FROM bar_sessions WHERE {_KEY.format(row="NEW")});
+  UPDATE bar_sessions SET bars = bars + 1, adding_ts = NULL WHERE {_KEY.format(row="NEW")};
+  INSERT INTO bar_sessions (series_id, session, bars) SELECT NEW.series_id, NEW.session, 1 WHERE changes() = 0;
+END""",
+    f"""
+CREATE TRIGGER bars_deleting BEFORE DELETE ON bars BEGIN
+  UPDATE bar_sessions SET removing_ts = OLD.ts WHERE {_KEY.format(row="OLD")};
 END""",
     f"""
 CREATE TRIGGER bars_deleted AFTER DELETE ON bars BEGIN
-  UPDATE bar_sessions SET bars = bars - 1 WHERE {_KEY.format(row="OLD")};
+  UPDATE bar_sessions SET bars = bars - 1, removing_ts = NULL WHERE {_KEY.format(row="OLD")};
   DELETE FROM bar_sessions WHERE {_KEY.format(row="OLD")} AND bars = 0;
 END""",
     f"""
-CREATE TRIGGER bars_updated AFTER UPDATE OF series_id, session ON bars BEGIN
-  UPDATE bar_sessions SET bars = bars + 1 WHERE {_KEY.format(row="NEW")};
-  INSERT INTO bar_sessions (series_id, session, bars) SELECT NEW.series_id, NEW.session, 1
-    WHERE NOT EXISTS (SELECT 1 FROM bar_sessions WHERE {_KEY.format(row="NEW")});
-  UPDATE bar_sessions SET bars = bars - 1 WHERE {_KEY.format(row="OLD")};
+CREATE TRIGGER bars_updating BEFORE UPDATE OF series_id, session, ts ON bars WHEN {_MOVED} BEGIN
+  SELECT RAISE(ABORT, '{DUPLICATE_MESSAGE}')
+    WHERE (NEW.series_id IS NOT OLD.series_id OR NEW.ts IS NOT OLD.ts) AND {_STORED.format(row="NEW", ts="NEW.ts")};
+  UPDATE bar_sessions SET removing_ts = OLD.ts WHERE {_KEY.format(row="OLD")};
+  UPDATE bar_sessions SET adding_ts = NEW.ts WHERE {_KEY.format(row="NEW")};
+END""",
+    f"""
+CREATE TRIGGER bars_updated AFTER UPDATE OF series_id, session, ts ON bars WHEN {_MOVED} BEGIN
+  UPDATE bar_sessions SET bars = bars + 1, adding_ts = NULL WHERE {_KEY.format(row="NEW")};
+  INSERT INTO bar_sessions (series_id, session, bars) SELECT NEW.series_id, NEW.session, 1 WHERE changes() = 0;
+  UPDATE bar_sessions SET bars = bars - 1, removing_ts = NULL WHERE {_KEY.format(row="OLD")};
   DELETE FROM bar_sessions WHERE {_KEY.format(row="OLD")} AND bars = 0;
 END""",
+    # a new row: 1 bar, unmarked, and its session holds exactly one bar
     f"""
 CREATE TRIGGER bar_sessions_guard_insert BEFORE INSERT ON bar_sessions
-WHEN NEW.bars <> 1 OR NOT EXISTS (SELECT 1 FROM bars WHERE {_KEY.format(row="NEW")}) BEGIN
+WHEN NEW.bars IS NOT 1 OR NEW.adding_ts IS NOT NULL OR NEW.removing_ts IS NOT NULL
+  OR (SELECT count(*) FROM (SELECT 1 FROM bars WHERE {_KEY.format(row="NEW")} LIMIT 2)) IS NOT 1 BEGIN
   SELECT RAISE(ABORT, '{GUARD_MESSAGE}');
 END""",
+    # one of the four steps above, nothing else (IS: a NULL never lets a change through)
     f"""
 CREATE TRIGGER bar_sessions_guard_update BEFORE UPDATE ON bar_sessions
-WHEN NEW.bars - OLD.bars NOT IN (1, -1) OR NEW.series_id IS NOT OLD.series_id OR NEW.session IS NOT OLD.session BEGIN
+WHEN NEW.series_id IS NOT OLD.series_id OR NEW.session IS NOT OLD.session OR NOT (
+     (NEW.bars IS OLD.bars AND NEW.removing_ts IS OLD.removing_ts AND NEW.adding_ts IS NOT NULL
+      AND NOT {_in_session("NEW", "NEW.adding_ts")})
+  OR (NEW.bars IS OLD.bars + 1 AND NEW.removing_ts IS OLD.removing_ts AND NEW.adding_ts IS NULL
+      AND OLD.adding_ts IS NOT NULL AND {_in_session("OLD", "OLD.adding_ts")})
+  OR (NEW.bars IS OLD.bars AND NEW.adding_ts IS OLD.adding_ts AND NEW.removing_ts IS NOT NULL
+      AND {_in_session("NEW", "NEW.removing_ts")})
+  OR (NEW.bars IS OLD.bars - 1 AND NEW.adding_ts IS OLD.adding_ts AND NEW.removing_ts IS NULL
+      AND OLD.removing_ts IS NOT NULL AND NOT {_in_session("OLD", "OLD.removing_ts")})) BEGIN
   SELECT RAISE(ABORT, '{GUARD_MESSAGE}');
 END""",
     f"""
-CREATE TRIGGER bar_sessions_guard_delete BEFORE DELETE ON bar_sessions WHEN OLD.bars <> 0 BEGIN
+CREATE TRIGGER bar_sessions_guard_delete BEFORE DELETE ON bar_sessions
+WHEN OLD.bars IS NOT 0 OR EXISTS (SELECT 1 FROM bars WHERE {_KEY.format(row="OLD")}) BEGIN
   SELECT RAISE(ABORT, '{GUARD_MESSAGE}');
 END""",
 )
-
-
-def summary_ddl(dialect: str) -> tuple[str, ...]:
-    return PG_DDL if dialect == "postgresql" else SQLITE_DDL
 
 
 def rebuild_summary_sql() -> str:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from backfill_pipeline.warehouse.summary_sql import rebuild_summary_sql, summary_ddl
+from backfill_pipeline.warehouse.summary_sql import GUARD_MESSAGE, PG_DDL, rebuild_summary_sql
 
 revision = "0002"
 down_revision = "0001"
@@ -57,6 +57,45 @@ _PG = (
     """CREATE TABLE derived_sources (series_id INTEGER NOT NULL, session DATE NOT NULL,
        source_bars INTEGER NOT NULL, bars INTEGER NOT NULL, PRIMARY KEY (series_id, session))""",
 )
+_KEY = "series_id = {row}.series_id AND session = {row}.session"
+
+# v2's SQLite triggers as released (revision 0004 replaces them): a fresh warehouse passes
+# through them, so they stay here as they were, not in summary_sql.py.
+_SQLITE_TRIGGERS: tuple[str, ...] = (
+    f"""
+CREATE TRIGGER bars_inserted AFTER INSERT ON bars BEGIN
+  UPDATE bar_sessions SET bars = bars + 1 WHERE {_KEY.format(row="NEW")};
+  INSERT INTO bar_sessions (series_id, session, bars) SELECT NEW.series_id, NEW.session, 1
+    WHERE NOT EXISTS (SELECT 1 FROM bar_sessions WHERE {_KEY.format(row="NEW")});
+END""",
+    f"""
+CREATE TRIGGER bars_deleted AFTER DELETE ON bars BEGIN
+  UPDATE bar_sessions SET bars = bars - 1 WHERE {_KEY.format(row="OLD")};
+  DELETE FROM bar_sessions WHERE {_KEY.format(row="OLD")} AND bars = 0;
+END""",
+    f"""
+CREATE TRIGGER bars_updated AFTER UPDATE OF series_id, session ON bars BEGIN
+  UPDATE bar_sessions SET bars = bars + 1 WHERE {_KEY.format(row="NEW")};
+  INSERT INTO bar_sessions (series_id, session, bars) SELECT NEW.series_id, NEW.session, 1
+    WHERE NOT EXISTS (SELECT 1 FROM bar_sessions WHERE {_KEY.format(row="NEW")});
+  UPDATE bar_sessions SET bars = bars - 1 WHERE {_KEY.format(row="OLD")};
+  DELETE FROM bar_sessions WHERE {_KEY.format(row="OLD")} AND bars = 0;
+END""",
+    f"""
+CREATE TRIGGER bar_sessions_guard_insert BEFORE INSERT ON bar_sessions
+WHEN NEW.bars <> 1 OR NOT EXISTS (SELECT 1 FROM bars WHERE {_KEY.format(row="NEW")}) BEGIN
+  SELECT RAISE(ABORT, '{GUARD_MESSAGE}');
+END""",
+    f"""
+CREATE TRIGGER bar_sessions_guard_update BEFORE UPDATE ON bar_sessions
+WHEN NEW.bars - OLD.bars NOT IN (1, -1) OR NEW.series_id IS NOT OLD.series_id OR NEW.session IS NOT OLD.session BEGIN
+  SELECT RAISE(ABORT, '{GUARD_MESSAGE}');
+END""",
+    f"""
+CREATE TRIGGER bar_sessions_guard_delete BEFORE DELETE ON bar_sessions WHEN OLD.bars <> 0 BEGIN
+  SELECT RAISE(ABORT, '{GUARD_MESSAGE}');
+END""",
+)
 
 _VIEW = """CREATE VIEW bars_by_series AS
     SELECT s.market, s.symbol, s.timeframe, b.ts, b.session, b.open, b.high, b.low, b.close, b.volume, b.vwap,
@@ -85,7 +124,7 @@ def upgrade() -> None:
     op.execute(create_summary)
     op.execute("ALTER TABLE bar_sessions_v2 RENAME TO bar_sessions")
     op.execute(rebuild_summary_sql())
-    for statement in summary_ddl(dialect):
+    for statement in _SQLITE_TRIGGERS if dialect == "sqlite" else PG_DDL:
         op.execute(statement)
     # v1 kept no record of what derived bars were built from (its 1w bars could hold part of
     # their week): source unknown (-1), so scan calls them stale and a backfill resamples
