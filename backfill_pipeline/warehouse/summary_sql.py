@@ -14,9 +14,10 @@ The summary itself refuses writes that do not come from these triggers:
   (`adding_ts`: a bar that is not in the session yet; `removing_ts`: one that is), the AFTER
   trigger counts it and clears the mark, and the guard allows a count to move by one only
   from a mark to a state the mark could not have been made in (the marked bar now in the
-  session, or now gone from it). A mark is only ever consumed by the bar's own AFTER
-  trigger, so a hand edit cannot move a count, even one that sets a mark first; a row
-  appears with 1 bar for a session holding exactly one, and goes at 0 with none left.
+  session, or now gone from it). Only a write on `bars` can change that, and its own
+  triggers re-mark the bar and consume the mark, so a hand edit cannot move a count, even
+  one that sets a mark first. A row appears with 1 bar for a session holding exactly one,
+  and goes at 0 with none left.
   `INSERT OR REPLACE` (and `UPDATE OR REPLACE`) onto a stored (series_id, ts) is refused as a
   duplicate: SQLite deletes the replaced row without firing delete triggers.
   A change to these triggers ships as a new migration revision (0004 made them; 0002 keeps
@@ -124,10 +125,11 @@ def _in_session(row: str, ts: str) -> str:
 # Each bar's change is two summary updates, so the guard can tell them from a hand edit:
 # the BEFORE trigger marks the bar (adding_ts: not in the session yet; removing_ts: in it),
 # the AFTER trigger counts it and clears the mark (now in it; no longer in it). The first
-# bar of a session inserts its row instead (no row to mark), the last deletes it at 0.
+# bar of a session inserts its row instead (no row to mark), the last deletes it at 0. A NULL
+# ts is left to the NOT NULL constraint's own error.
 SQLITE_DDL: tuple[str, ...] = (
     f"""
-CREATE TRIGGER bars_inserting BEFORE INSERT ON bars BEGIN
+CREATE TRIGGER bars_inserting BEFORE INSERT ON bars WHEN NEW.ts IS NOT NULL BEGIN
   SELECT RAISE(ABORT, '{DUPLICATE_MESSAGE}') WHERE {_STORED.format(row="NEW", ts="NEW.ts")};
   UPDATE bar_sessions SET adding_ts = NEW.ts WHERE {_KEY.format(row="NEW")};
 END""",
@@ -146,7 +148,8 @@ CREATE TRIGGER bars_deleted AFTER DELETE ON bars BEGIN
   DELETE FROM bar_sessions WHERE {_KEY.format(row="OLD")} AND bars = 0;
 END""",
     f"""
-CREATE TRIGGER bars_updating BEFORE UPDATE OF series_id, session, ts ON bars WHEN {_MOVED} BEGIN
+CREATE TRIGGER bars_updating BEFORE UPDATE OF series_id, session, ts ON bars
+WHEN ({_MOVED}) AND NEW.ts IS NOT NULL BEGIN
   SELECT RAISE(ABORT, '{DUPLICATE_MESSAGE}')
     WHERE (NEW.series_id IS NOT OLD.series_id OR NEW.ts IS NOT OLD.ts) AND {_STORED.format(row="NEW", ts="NEW.ts")};
   UPDATE bar_sessions SET removing_ts = OLD.ts WHERE {_KEY.format(row="OLD")};
