@@ -237,7 +237,7 @@ def test_replacing_a_stored_bar_in_place_is_refused_on_sqlite(stored):
         args = {"ts": ts, "sid": sid, "day": (_day(day or "2024-11-25") - dt.date(1970, 1, 1)).days}
         with pytest.raises(sa.exc.IntegrityError, match="duplicate bar"), wh.transaction() as conn:
             conn.execute(sa.text(statement).bindparams(**{k: v for k, v in args.items() if f":{k}" in statement}))
-    with pytest.raises(sa.exc.IntegrityError, match="NOT NULL constraint failed: bars.ts"), wh.transaction() as conn:
+    with pytest.raises(sa.exc.IntegrityError, match=r"NOT NULL constraint failed: bars\.ts"), wh.transaction() as conn:
         conn.execute(sa.text("UPDATE bars SET ts = NULL WHERE series_id = :sid").bindparams(sid=sid))  # its own error
     _assert_exact(wh)
 
