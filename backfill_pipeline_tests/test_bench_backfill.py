@@ -59,3 +59,26 @@ def test_bench_backfill_prints_consistent_figures_for_both_databases(pg_server_u
         assert int(ceilings[db]["rows"].replace(",", "")) == bars
     assert len(made) >= 3, "the bench made its databases some other way: the tag missed them"
     assert _databases(admin, tag) == set()  # instance and warehouse databases dropped
+
+
+MEDIAN = re.compile(r"\[sqlite\] end to end / ceiling over (?P<n>\d+) runs: (?P<listed>[\d., ]+); median (?P<median>[\d.]+)")
+
+
+def test_repeat_measures_each_pair_again_and_prints_the_median_of_their_ratios(capsys):
+    assert bench.main(["--symbols", "2", "--days", "2", "--grain", "monthly", "--workers", "2", "--sqlite-only",
+                       "--instance", "sqlite", "--repeat", "3"]) == 0
+    out = capsys.readouterr().out
+    ratios = [float(r) for r in re.findall(r"\[sqlite\] raw write ceiling .* end to end / ceiling = ([\d.]+)", out)]
+    assert len(ratios) == 3, out
+    summary = MEDIAN.search(out)
+    assert summary is not None, out
+    assert int(summary["n"]) == 3
+    assert [float(r) for r in summary["listed"].split(", ")] == ratios
+    assert float(summary["median"]) == sorted(ratios)[1]
+
+
+def test_repeat_below_one_is_refused(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        bench.main(["--repeat", "0", "--sqlite-only"])
+    assert exit_info.value.code == 2
+    assert "--repeat" in capsys.readouterr().err

@@ -1,7 +1,7 @@
 """Benchmark: an end-to-end backfill from a local Polygon server, against the raw write ceiling.
 
     backfill-pipeline bench backfill [--symbols 50 --days 252] [--grain monthly] [--workers 2]
-                                     [--instance postgres|sqlite] [--sqlite-only] [--pg-admin-url URL]
+                                     [--instance postgres|sqlite] [--sqlite-only] [--repeat N] [--pg-admin-url URL]
 
 N symbols x D sessions of 1m bars (plus every derived timeframe) are backfilled through
 Dagster (ranged runs in `--workers` processes, each a contiguous block of symbols, against a
@@ -21,6 +21,7 @@ import multiprocessing
 import multiprocessing.synchronize
 import os
 import queue
+import statistics
 import tempfile
 import time
 from collections.abc import Iterator
@@ -216,7 +217,8 @@ def raw_ceiling(url: str, writers: int = 1) -> tuple[int, float]:
 
 
 def run(label: str, url: str, server_url: str, symbols: list[str], sessions: pd.DatetimeIndex, grain: str,
-        instance_kind: str, pg_admin_url: str, workers: int) -> None:
+        instance_kind: str, pg_admin_url: str, workers: int) -> float:
+    """One measurement: the pipeline, then the ceiling of its rows; returns end to end / ceiling."""
     result = pipeline(url, server_url, symbols, sessions, grain, instance_kind, pg_admin_url, workers)
     rate = result["bars"] / result["wall"]
     print(f"[{label} warehouse, {instance_kind} instance, {grain} partitions, {workers} run process(es)] end to end: {result['wall']:.1f} s wall, {result['bars']:,.0f} bars written "
@@ -226,6 +228,13 @@ def run(label: str, url: str, server_url: str, symbols: list[str], sessions: pd.
     ceiling = rows / seconds
     print(f"[{label}] raw write ceiling ({workers} writer process(es)): {rows:,} bars in {seconds:.1f} s = {ceiling:,.0f} bars/s; "
           f"end to end / ceiling = {rate / ceiling:.2f}")
+    return rate / ceiling
+
+
+def _report(label: str, ratios: list[float]) -> None:
+    if len(ratios) > 1:
+        listed = ", ".join(f"{r:.2f}" for r in ratios)
+        print(f"[{label}] end to end / ceiling over {len(ratios)} runs: {listed}; median {statistics.median(ratios):.2f}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -243,10 +252,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2,
                         help="run processes, each backfilling a contiguous block of symbols in ranged runs, as the "
                              "daemon runs a backfill's runs side by side (default 2: one per core here)")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="measure each database this many times (pipeline, then its ceiling) and print the "
+                             "median ratio: on a shared machine one pair can land in different load")
     parser.add_argument("--pg-admin-url", default=DEFAULT_PG_ADMIN)
     args = parser.parse_args(argv)
-    if args.workers < 1 or args.symbols < 1 or args.days < 1:
-        parser.error("--workers, --symbols and --days must be at least 1")
+    if args.workers < 1 or args.symbols < 1 or args.days < 1 or args.repeat < 1:
+        parser.error("--workers, --symbols, --days and --repeat must be at least 1")
     # each instance as its dagster.yaml configures it (the repository's for sqlite, docker/'s for
     # postgres): both event log storages turn Dagster's event batching on themselves
     symbols = [f"S{i:03d}" for i in range(args.symbols)]
@@ -262,13 +274,19 @@ def main(argv: list[str] | None = None) -> int:
     server.start()
     try:
         server_url = ready.get(timeout=60)
-        with tempfile.TemporaryDirectory() as tmp:
-            run("sqlite", f"sqlite:///{Path(tmp) / 'bench.db'}", server_url, symbols, sessions, args.grain,
-                args.instance, args.pg_admin_url, args.workers)
+        ratios: list[float] = []
+        for _ in range(args.repeat):
+            with tempfile.TemporaryDirectory() as tmp:
+                ratios.append(run("sqlite", f"sqlite:///{Path(tmp) / 'bench.db'}", server_url, symbols, sessions,
+                                  args.grain, args.instance, args.pg_admin_url, args.workers))
+        _report("sqlite", ratios)
         if not args.sqlite_only:
-            with throwaway_database(args.pg_admin_url, "bp_bench") as url:
-                run("postgresql", url, server_url, symbols, sessions, args.grain, args.instance, args.pg_admin_url,
-                    args.workers)
+            ratios = []
+            for _ in range(args.repeat):
+                with throwaway_database(args.pg_admin_url, "bp_bench") as url:
+                    ratios.append(run("postgresql", url, server_url, symbols, sessions, args.grain, args.instance,
+                                      args.pg_admin_url, args.workers))
+            _report("postgresql", ratios)
     finally:
         stop.set()
         server.join(10)
