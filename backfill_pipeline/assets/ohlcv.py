@@ -155,6 +155,7 @@ def build_ohlcv_family(market: Market, members: list[str], sources: dict[str, st
         by_symbol = sessions_by_symbol(market, grain, partition_keys)
         outcomes: dict[str, list[SymbolOutcome]] = {tf: [] for tf in selected}
         outside = [tf for tf in dependents(sources, root) if tf not in selected]
+        warehouse.register_series(market.name, [(tf, sym) for sym in by_symbol for tf in selected])
         client = (getattr(context.resources, bars_resource_key(market.name)).client(market)
                   if fetched and root in selected else None)
         # the next symbol's fetch runs while this one is written (one thread, same request order)
