@@ -1,7 +1,8 @@
 """One-off measurement behind docs/storage.md's "Native partitioning (PostgreSQL)": the v2
-`bars` table as revision 0002 creates it (one table, the (series_id, session) btree, the
-summary and duplicate triggers of warehouse/summary_sql.py, the `bar_sessions` summary and
-its guard) against the same table range-partitioned by `session`, one partition a month.
+`bars` table as revision 0002 creates it (0003 and 0004 change none of it on PostgreSQL):
+one table, the (series_id, session) btree, the summary and duplicate triggers of
+warehouse/summary_sql.py, the `bar_sessions` summary and its guard; against the same table
+range-partitioned by `session`, one partition a month (index and triggers on the parent).
 
     .venv/bin/python docs/bar_partitioning.py [ADMIN_URL] [series] [years]
 
