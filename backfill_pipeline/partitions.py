@@ -11,6 +11,7 @@ what is still open is decided from the calendar, not from the partition.
 from __future__ import annotations
 
 import datetime as dt
+import warnings
 from collections import defaultdict
 from collections.abc import Iterable
 
@@ -65,9 +66,19 @@ def ohlcv_partitions(market: Market, grain: str, start: dt.date) -> dg.MultiPart
 
 def source_mapping() -> dg.MultiPartitionMapping:
     """A derived asset reads the source partitions of its own time window and symbol (1w
-    weekly partitions read the daily ones of their week; the default would be identity)."""
+    weekly partitions read the daily ones of their week; the default would be identity).
+
+    The week in progress exists as a 1w partition (end_offset=1) before its last days exist
+    as 1d partitions; Dagster refuses a backfill whose partitions depend on partitions that
+    do not exist yet ("depends on non-existent partitions"), which made a UI backfill of
+    this week's sessions with 1w selected fail from Monday to Thursday. The days still to
+    come are allowed to be missing: the 1w bar is built from the sessions stored, recorded
+    in derived_sources, and is `stale` (rebuilt) once the rest of its week is stored."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", dg.BetaWarning)  # the parameter is marked beta in Dagster 1.13
+        weeks_so_far = dg.TimeWindowPartitionMapping(allow_nonexistent_upstream_partitions=True)
     return dg.MultiPartitionMapping({
-        DATE_DIM: dg.DimensionPartitionMapping(DATE_DIM, dg.TimeWindowPartitionMapping()),
+        DATE_DIM: dg.DimensionPartitionMapping(DATE_DIM, weeks_so_far),
         SYMBOL_DIM: dg.DimensionPartitionMapping(SYMBOL_DIM, dg.IdentityPartitionMapping()),
     })
 
