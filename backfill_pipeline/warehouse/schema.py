@@ -105,17 +105,26 @@ derived_sources = sa.Table(
 
 # Bars with their series' text keys, for readers that think in (market, symbol, timeframe):
 # the SQL view `bars_by_series` (a join, not a table: never written).
-bars_by_series = sa.Table(
+def series_view(name: str, *values: sa.Column[Any]) -> sa.Table:
+    """A `<table>_by_series` view as a readable Table: the series' text keys, ts, session,
+    the table's `values`, series_id (on its own MetaData: the views are never created from it)."""
+    return sa.Table(
+        name,
+        sa.MetaData(),
+        sa.Column("market", sa.String(32)),
+        sa.Column("symbol", sa.String(32)),
+        sa.Column("timeframe", sa.String(8)),
+        sa.Column("ts", sa.BigInteger),
+        sa.Column("session", SessionDay),
+        *values,
+        sa.Column("series_id", sa.Integer),
+    )
+
+
+bars_by_series = series_view(
     "bars_by_series",
-    sa.MetaData(),
-    sa.Column("market", sa.String(32)),
-    sa.Column("symbol", sa.String(32)),
-    sa.Column("timeframe", sa.String(8)),
-    sa.Column("ts", sa.BigInteger),
-    sa.Column("session", SessionDay),
     *(sa.Column(name, sa.Float) for name in ("open", "high", "low", "close", "volume", "vwap")),
     sa.Column("trades", sa.BigInteger),
-    sa.Column("series_id", sa.Integer),
 )
 
 # One row per fetched partition slice (symbol x timeframe x session) per attempt.

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from backfill_pipeline.warehouse.schema import SessionDay, metadata
+from backfill_pipeline.warehouse.schema import SessionDay, metadata, series_view
 
 FEATURE_COLUMNS: tuple[str, ...] = (
     "close_adj", "ret", "log_ret", "realized_vol", "atr", "ema_fast", "ema_slow", "trend_spread", "trend_slope",
@@ -31,17 +31,7 @@ features = sa.Table(
 FEATURE_INSERT_COLUMNS: tuple[str, ...] = ("ts", *FEATURE_COLUMNS, "series_id", "session")
 
 # Features with their series' text keys: the SQL view `features_by_series` (never written).
-features_by_series = sa.Table(
-    "features_by_series",
-    sa.MetaData(),
-    sa.Column("market", sa.String(32)),
-    sa.Column("symbol", sa.String(32)),
-    sa.Column("timeframe", sa.String(8)),
-    sa.Column("ts", sa.BigInteger),
-    sa.Column("session", SessionDay),
-    *(sa.Column(name, sa.Float) for name in FEATURE_COLUMNS),
-    sa.Column("series_id", sa.Integer),
-)
+features_by_series = series_view("features_by_series", *(sa.Column(name, sa.Float) for name in FEATURE_COLUMNS))
 
 # Splits by ex-date: bars before ex_date are divided by ratio (= split_to / split_from).
 splits = sa.Table(

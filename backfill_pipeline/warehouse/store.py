@@ -81,22 +81,9 @@ class Warehouse:
     def series_id(self, market: str, timeframe: str, symbol: str) -> int:
         """The id of (market, timeframe, symbol), registered on first use (ids never change)."""
         key = (market, timeframe, symbol)
-        found = self._series.get(key)
-        if found is not None:
-            return found
-        values = {"market": market, "timeframe": timeframe, "symbol": symbol}
-        select = sa.select(series.c.id).where(series.c.market == market, series.c.timeframe == timeframe,
-                                              series.c.symbol == symbol)
-        with self.engine.connect() as conn:
-            found = conn.execute(select).scalar()
-        if found is None:
-            dialect_insert = sqlite_insert if self.is_sqlite else pg_insert
-            insert = dialect_insert(series).values(values).on_conflict_do_nothing()
-            with self.transaction() as conn:
-                conn.execute(insert)
-                found = conn.execute(select).scalar_one()
-        self._series[key] = int(found)
-        return int(found)
+        if key not in self._series:
+            self.register_series(market, [(timeframe, symbol)])
+        return self._series[key]
 
     def register_series(self, market: str, keys: Iterable[tuple[str, str]]) -> None:
         """Register the (timeframe, symbol) series of `market` a step is about to write, in one
