@@ -66,16 +66,19 @@ def test_a_fetch_error_is_raised_to_the_caller_of_that_symbol() -> None:
 
 def test_close_waits_for_the_running_fetch_and_drops_the_rest() -> None:
     release = threading.Event()
+    running = threading.Event()
     finished: list[str] = []
 
     def fetch(symbol: str) -> str:
         if symbol == "BBB":
+            running.set()
             release.wait(10)
         finished.append(symbol)
         return symbol
 
     ahead = Prefetcher(fetch, ["AAA", "BBB", "CCC"])
-    assert ahead.get("AAA") == "AAA"  # starts BBB, which blocks
+    assert ahead.get("AAA") == "AAA"  # submits BBB, which blocks once its thread picks it up
+    assert running.wait(10)  # BBB is running (not merely queued, which close would cancel)
     threading.Timer(0.05, release.set).start()
     ahead.close()  # returns only once BBB's fetch is done; CCC was never asked for
     assert finished == ["AAA", "BBB"]
