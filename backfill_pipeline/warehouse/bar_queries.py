@@ -35,19 +35,42 @@ def _series_id(warehouse: Warehouse, market: str, timeframe: str, symbol: str) -
     return warehouse.series_filter(market, timeframe, [symbol]).scalar_subquery()
 
 
+def _lookback_floor(conn: sa.Connection, sid: sa.ScalarSelect[Any], first: dt.date, lookback: int) -> dt.date | None:
+    """The earliest session the `lookback` bars before `first` can come from: walking back
+    from `first` through the summary (one row a session, exact: the database keeps it), the
+    session where the bars counted reach `lookback`; the oldest stored one if they never do.
+    None when nothing is stored before `first`."""
+    s = bar_sessions
+    rows = conn.execute(sa.select(s.c.session, s.c.bars).where(s.c.series_id == sid, s.c.session < first, s.c.bars > 0)
+                        .order_by(s.c.session.desc()).limit(lookback)).all()  # every row holds a bar at least
+    counted = 0
+    for session, stored in rows:
+        counted += stored
+        if counted >= lookback:
+            return session
+    return rows[-1][0] if rows else None
+
+
 def read_with_lookback(
     warehouse: Warehouse, market: str, timeframe: str, symbol: str, first: dt.date, last: dt.date, lookback: int
 ) -> tuple[pd.DataFrame, int]:
     """Bars (LOOKBACK_COLUMNS) of sessions first..last, preceded by up to `lookback` earlier
-    bars; and how many earlier bars there were."""
+    bars; and how many earlier bars there were. The earlier bars are read from the sessions
+    the summary says hold them, not from the series' whole history before `first`."""
     b = bars
     cols = [b.c[c] for c in LOOKBACK_COLUMNS]
     sid = _series_id(warehouse, market, timeframe, symbol)
-    before = sa.select(*cols).where(b.c.series_id == sid, b.c.session < first).order_by(b.c.ts.desc()).limit(lookback)
     inside = (sa.select(*cols).where(b.c.series_id == sid, b.c.session >= first, b.c.session <= last)
               .order_by(b.c.ts))
     with warehouse.engine.connect() as conn:
-        head = list(conn.execute(before).all())[::-1]
+        head: list[sa.Row] = []
+        floor = _lookback_floor(conn, sid, first, lookback) if lookback > 0 else None
+        if floor is not None:
+            # by (session, ts), the (series_id, session) index's order (a session's bars follow the
+            # earlier sessions' in time): both databases walk back from `first`, not from the newest bar
+            before = (sa.select(*cols).where(b.c.series_id == sid, b.c.session >= floor, b.c.session < first)
+                      .order_by(b.c.session.desc(), b.c.ts.desc()).limit(lookback))
+            head = list(conn.execute(before).all())[::-1]
         body = list(conn.execute(inside).all())
     return _lookback_frame(head + body), len(head)
 
