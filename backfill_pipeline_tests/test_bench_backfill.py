@@ -45,7 +45,7 @@ def test_bench_backfill_prints_consistent_figures_for_both_databases(pg_server_u
         return made[-1]
 
     monkeypatch.setattr(bench_pg, "uuid", types.SimpleNamespace(uuid4=tagged_uuid4))
-    assert bench.main(["--symbols", "3", "--days", "2", "--grain", "monthly", "--workers", "2",
+    assert bench.main(["--symbols", "3", "--days", "2", "--grain", "monthly", "--workers", "2", "--cpu",
                        "--pg-admin-url", admin]) == 0
     out = capsys.readouterr().out
     runs = {m["db"]: m for m in FIGURES.finditer(out)}
@@ -57,6 +57,12 @@ def test_bench_backfill_prints_consistent_figures_for_both_databases(pg_server_u
         assert int(run["runs"]) == 2  # one ranged run per worker on the monthly grain
         assert int(run["requests"]) == int(run["floor"])
         assert int(ceilings[db]["rows"].replace(",", "")) == bars
+        # --cpu: each phase's CPU by group, the run processes and the ceiling's writers among them
+        for phase, own in (("end to end", "run processes"), ("raw write ceiling", "ceiling writers")):
+            line = re.search(rf"\[{db}\] {phase} CPU: (.*) \(total ([\d.]+) s CPU in [\d.]+ s wall", out)
+            assert line is not None, out
+            groups = {g: float(v) for g, v in re.findall(r"([a-zA-Z ]+?) ([\d.]+) s(?:, |$)", line[1])}
+            assert groups[own] > 0 and float(line[2]) == pytest.approx(sum(groups.values()), abs=0.1 * len(groups))
     assert len(made) >= 3, "the bench made its databases some other way: the tag missed them"
     assert _databases(admin, tag) == set()  # instance and warehouse databases dropped
 

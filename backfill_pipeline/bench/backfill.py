@@ -1,7 +1,8 @@
 """Benchmark: an end-to-end backfill from a local Polygon server, against the raw write ceiling.
 
     backfill-pipeline bench backfill [--symbols 50 --days 252] [--grain monthly] [--workers 2]
-                                     [--instance postgres|sqlite] [--sqlite-only] [--repeat N] [--pg-admin-url URL]
+                                     [--instance postgres|sqlite] [--sqlite-only] [--repeat N] [--cpu]
+                                     [--pg-admin-url URL]
 
 N symbols x D sessions of 1m bars (plus every derived timeframe) are backfilled through
 Dagster (ranged runs in `--workers` processes, each a contiguous block of symbols, against a
@@ -10,7 +11,9 @@ speaking Polygon's wire format with no rate limit, into SQLite and into PostgreS
 Printed per database: wall time, bars written and bars/s, Dagster runs, requests against
 the floor, and the raw write ceiling measured in the same run: the same rows bulk-loaded
 (executemany / COPY, one transaction per series, as many writer processes) into the
-emptied table without the pipeline.
+emptied table without the pipeline. `--cpu` also prints the CPU seconds each phase took, by
+process group (run processes or ceiling writers, the PostgreSQL server, the vendor server),
+read from /proc: with every core busy, the ratio follows the CPU each phase needs.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from backfill_pipeline.bench.cpu import CpuSampler
 from backfill_pipeline.bench.pg import DEFAULT_PG_ADMIN, throwaway_database
 from backfill_pipeline.instance import repo_instance_config
 from backfill_pipeline.markets import EXTENDED_SESSION_MINUTES, get_market, last_closed_sessions
@@ -132,9 +136,22 @@ def _collect(out: multiprocessing.Queue, procs: list) -> list:
     return results
 
 
+def _grouper(own: str, pids: list[int], server_pid: int | None):  # -> (pid, name) -> group | None
+    def group(pid: int, name: str) -> str | None:
+        if pid in pids:
+            return own
+        if pid == server_pid:
+            return "vendor server"
+        if name == "postgres":
+            return "PostgreSQL server"
+        return "bench process" if pid == os.getpid() else None
+    return group
+
+
 def pipeline(url: str, server_url: str, symbols: list[str], sessions: pd.DatetimeIndex,
              grain: str = "daily", instance_kind: str = "sqlite",
-             pg_admin_url: str = DEFAULT_PG_ADMIN, workers: int = 1) -> dict[str, float]:
+             pg_admin_url: str = DEFAULT_PG_ADMIN, workers: int = 1,
+             server_pid: int | None = None) -> dict[str, Any]:
     market = get_market("us_equities")
     Warehouse(url).dispose()  # create the schema outside the timed part
     blocks = [list(b) for b in np.array_split(np.array(symbols, dtype=object), max(1, min(workers, len(symbols))))]
@@ -142,15 +159,18 @@ def pipeline(url: str, server_url: str, symbols: list[str], sessions: pd.Datetim
     with bench_instance(instance_kind, pg_admin_url) as instance:
         instance.add_dynamic_partitions(market.symbols_partitions_name, symbols)
         out = ctx.Queue()
-        started = time.perf_counter()
-        procs = [ctx.Process(target=_worker, args=(instance.get_ref(), url, server_url, block, sessions, grain, out))
-                 for block in blocks]
-        for proc in procs:
-            proc.start()
-        results = _collect(out, procs)
-        for proc in procs:
-            proc.join()
-        wall = time.perf_counter() - started
+        pids: list[int] = []
+        with CpuSampler(_grouper("run processes", pids, server_pid)) as cpu:
+            started = time.perf_counter()
+            procs = [ctx.Process(target=_worker, args=(instance.get_ref(), url, server_url, block, sessions, grain,
+                                                       out)) for block in blocks]
+            for proc in procs:
+                proc.start()
+                pids.append(proc.pid)  # type: ignore[arg-type]  # set by start()
+            results = _collect(out, procs)
+            for proc in procs:
+                proc.join()
+            wall = time.perf_counter() - started
     errors = [r for r in results if isinstance(r, Exception)]
     if errors:
         raise SystemExit(f"benchmark worker failed: {errors[0]!r}")
@@ -168,7 +188,7 @@ def pipeline(url: str, server_url: str, symbols: list[str], sessions: pd.Datetim
     # 1m pages (Polygon pages count extended-hours minutes) + one 1d page
     floor = len(symbols) * (math.ceil(covered * EXTENDED_SESSION_MINUTES / POLYGON_PAGE) + 1)
     return {"wall": wall, "bars": written, "bars_1m": one_minute, "runs": len(summaries), "requests": requests,
-            "floor": floor}
+            "floor": floor, "cpu": cpu}
 
 
 def _loader(url: str, series: list[tuple[str, str, str]], read: Any, go: Any, out: Any) -> None:
@@ -189,7 +209,7 @@ def _loader(url: str, series: list[tuple[str, str, str]], read: Any, go: Any, ou
         raise
 
 
-def raw_ceiling(url: str, writers: int = 1) -> tuple[int, float]:
+def raw_ceiling(url: str, writers: int = 1, server_pid: int | None = None) -> tuple[int, float, CpuSampler]:
     """Bulk-load the pipeline's rows into the emptied `bars` table, one transaction per
     series, from `writers` processes at once (as many as the pipeline ran): executemany on
     SQLite (whose writers take turns), COPY on PostgreSQL. Reading the rows is not timed."""
@@ -204,30 +224,36 @@ def raw_ceiling(url: str, writers: int = 1) -> tuple[int, float]:
     read.wait(timeout=1800)
     delete_all_bars(source)
     source.dispose()
-    started = time.perf_counter()
-    go.wait(timeout=60)
-    results = _collect(out, procs)
-    elapsed = time.perf_counter() - started
+    with CpuSampler(_grouper("ceiling writers", [p.pid for p in procs], server_pid)) as cpu:  # type: ignore[misc]
+        started = time.perf_counter()
+        go.wait(timeout=60)
+        results = _collect(out, procs)
+        elapsed = time.perf_counter() - started
     for proc in procs:
         proc.join()
     errors = [r for r in results if isinstance(r, Exception)]
     if errors:
         raise SystemExit(f"ceiling writer failed: {errors[0]!r}")
-    return sum(results), elapsed
+    return sum(results), elapsed, cpu
 
 
 def run(label: str, url: str, server_url: str, symbols: list[str], sessions: pd.DatetimeIndex, grain: str,
-        instance_kind: str, pg_admin_url: str, workers: int) -> float:
+        instance_kind: str, pg_admin_url: str, workers: int, server_pid: int | None = None,
+        show_cpu: bool = False) -> float:
     """One measurement: the pipeline, then the ceiling of its rows; returns end to end / ceiling."""
-    result = pipeline(url, server_url, symbols, sessions, grain, instance_kind, pg_admin_url, workers)
+    result = pipeline(url, server_url, symbols, sessions, grain, instance_kind, pg_admin_url, workers, server_pid)
     rate = result["bars"] / result["wall"]
     print(f"[{label} warehouse, {instance_kind} instance, {grain} partitions, {workers} run process(es)] end to end: {result['wall']:.1f} s wall, {result['bars']:,.0f} bars written "
           f"({result['bars_1m']:,.0f} 1m + derived), {rate:,.0f} bars/s, {result['runs']:.0f} Dagster runs, "
           f"{result['requests']:.0f} requests vs floor {result['floor']:.0f}")
-    rows, seconds = raw_ceiling(url, workers)
+    if show_cpu:
+        print(f"[{label}] end to end CPU: {result['cpu'].describe(result['wall'])}")
+    rows, seconds, cpu = raw_ceiling(url, workers, server_pid)
     ceiling = rows / seconds
     print(f"[{label}] raw write ceiling ({workers} writer process(es)): {rows:,} bars in {seconds:.1f} s = {ceiling:,.0f} bars/s; "
           f"end to end / ceiling = {rate / ceiling:.2f}")
+    if show_cpu:
+        print(f"[{label}] raw write ceiling CPU: {cpu.describe(seconds)}")
     return rate / ceiling
 
 
@@ -255,8 +281,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=1,
                         help="measure each database this many times (pipeline, then its ceiling) and print the "
                              "median ratio: on a shared machine one pair can land in different load")
+    parser.add_argument("--cpu", action="store_true",
+                        help="also print each phase's CPU seconds by process group, read from /proc (Linux)")
     parser.add_argument("--pg-admin-url", default=DEFAULT_PG_ADMIN)
     args = parser.parse_args(argv)
+    if args.cpu and not Path("/proc/self/stat").exists():
+        parser.error("--cpu reads /proc, which this system does not have")
     if args.workers < 1 or args.symbols < 1 or args.days < 1 or args.repeat < 1:
         parser.error("--workers, --symbols, --days and --repeat must be at least 1")
     # each instance as its dagster.yaml configures it (the repository's for sqlite, docker/'s for
@@ -278,14 +308,14 @@ def main(argv: list[str] | None = None) -> int:
         for _ in range(args.repeat):
             with tempfile.TemporaryDirectory() as tmp:
                 ratios.append(run("sqlite", f"sqlite:///{Path(tmp) / 'bench.db'}", server_url, symbols, sessions,
-                                  args.grain, args.instance, args.pg_admin_url, args.workers))
+                                  args.grain, args.instance, args.pg_admin_url, args.workers, server.pid, args.cpu))
         _report("sqlite", ratios)
         if not args.sqlite_only:
             ratios = []
             for _ in range(args.repeat):
                 with throwaway_database(args.pg_admin_url, "bp_bench") as url:
                     ratios.append(run("postgresql", url, server_url, symbols, sessions, args.grain, args.instance,
-                                      args.pg_admin_url, args.workers))
+                                      args.pg_admin_url, args.workers, server.pid, args.cpu))
             _report("postgresql", ratios)
     finally:
         stop.set()
