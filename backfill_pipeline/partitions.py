@@ -16,9 +16,10 @@ from collections import defaultdict
 from collections.abc import Iterable
 
 import dagster as dg
+import numpy as np
 import pandas as pd
 
-from backfill_pipeline.markets import Market, calendar_end, get_calendar, sessions_in_range
+from backfill_pipeline.markets import Market, calendar_end, check_in_calendar, get_calendar
 from backfill_pipeline.timeframes import get_timeframe
 
 DATE_DIM = "date"
@@ -113,11 +114,23 @@ def sessions_by_symbol(market: Market, grain: str, keys: Iterable[str]) -> dict[
     for key in keys:
         date_key, symbol = split_key(key)
         dates[symbol].add(date_key)
-    out: dict[str, pd.DatetimeIndex] = {}
-    for symbol, date_keys in dates.items():
-        parts = [sessions_in_range(market, *window_dates(grain, k)) for k in sorted(date_keys)]
-        out[symbol] = pd.DatetimeIndex(sorted(set().union(*parts))) if parts else pd.DatetimeIndex([])
-    return out
+    return {symbol: _window_sessions(market, grain, date_keys) for symbol, date_keys in dates.items()}
+
+
+def _window_sessions(market: Market, grain: str, date_keys: Iterable[str]) -> pd.DatetimeIndex:
+    """The sessions inside the windows of `date_keys`, sorted and unique: one pass over the
+    calendar, not a lookup per key (a backfill plan reads years of daily keys per symbol)."""
+    windows = [window_dates(grain, k) for k in date_keys]
+    if not windows:
+        return pd.DatetimeIndex([])
+    check_in_calendar(market, min(a for a, _ in windows), max(b for _, b in windows))
+    sessions = get_calendar(market.calendar_name).sessions
+    lo = sessions.searchsorted(pd.DatetimeIndex([a for a, _ in windows]), side="left")
+    hi = sessions.searchsorted(pd.DatetimeIndex([b for _, b in windows]), side="right")
+    depth = np.zeros(len(sessions) + 1, dtype=np.int64)  # how many windows cover each session
+    np.add.at(depth, lo, 1)
+    np.add.at(depth, hi, -1)
+    return pd.DatetimeIndex(sessions.to_numpy()[np.cumsum(depth[:-1]) > 0])
 
 
 def date_key(grain: str, session: pd.Timestamp) -> str:
