@@ -9,7 +9,6 @@ to the instance directly.
 from __future__ import annotations
 
 import datetime as dt
-import math
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -17,17 +16,14 @@ from dataclasses import dataclass
 import dagster as dg
 import pandas as pd
 
-from backfill_pipeline.calendar_grid import expected_counts
 from backfill_pipeline.gap_file import GapEntry
-from backfill_pipeline.ingest import consecutive_runs
+from backfill_pipeline.ingest import consecutive_runs, fetch_window
 from backfill_pipeline.names import ohlcv_key
-from backfill_pipeline.partitions import date_key, effective_grain, multi_key, partition_window
+from backfill_pipeline.partitions import date_key, effective_grain, multi_key, partition_window, sessions_by_symbol
 from backfill_pipeline.settings import Settings
 from backfill_pipeline.timeframes import derivation_sources, duration_rank
-from backfill_pipeline.vendors.specs import SPECS
+from backfill_pipeline.vendors.specs import vendor_spec
 
-# Bars per request of each vendor's bar endpoint (demo: one request per call): vendors/specs.py.
-PAGE_BARS = {name: spec.page_bars for name, spec in SPECS.items()}
 BACKFILL_TAG = "backfill_pipeline/source"
 
 
@@ -35,11 +31,17 @@ BACKFILL_TAG = "backfill_pipeline/source"
 class Plan:
     partitions: dict[str, list[str]]  # asset key -> partition keys
     runs_estimate: int
+    # At most this many vendor requests (fetch_requests): exact when the vendor has every bar
+    # the calendar allows, fewer where it has fewer; retried requests (429s, errors) come on top.
     requests_estimate: int
 
     @property
     def partition_count(self) -> int:
         return sum(len(v) for v in self.partitions.values())
+
+    @property
+    def requests_text(self) -> str:
+        return f"at most {self.requests_estimate:,} vendor requests (retries not counted)"
 
 
 def _level(sources: dict[str, str | None], timeframe: str) -> int:
@@ -76,28 +78,45 @@ def partition_check(settings: Settings) -> Callable[[str, str, dt.date], str | N
     return check
 
 
+def fetch_requests(settings: Settings, market_name: str, timeframe: str, symbol: str, keys: Iterable[str]) -> int:
+    """The vendor requests the fetch of `timeframe` for `symbol`'s partitions `keys` makes,
+    followed the way the asset goes: it fetches every session of its partitions (on a weekly
+    or monthly grain, the whole week or month, not only the sessions of a gap), one client
+    call per run of consecutive sessions (ingest.fetch_runs), each split into requests by the
+    vendor's own rule (its spec's `requests`: Polygon's pages of base minutes, extended hours
+    included; EODHD's windows of days; Binance's pages of klines).
+
+    An upper bound: exact when the vendor has every bar the calendar allows (every minute of
+    the extended session traded), lower where it has fewer (fewer pages), and retries of
+    throttled or failed requests are not counted."""
+    market = settings.market(market_name)
+    count = vendor_spec(settings.vendor(market_name)).requests
+    sessions = sessions_by_symbol(market, effective_grain(settings.partition_grain, timeframe), keys).get(symbol)
+    if sessions is None:
+        return 0
+    return sum(count(market, timeframe, *fetch_window(market, timeframe, run))
+               for run in consecutive_runs(market, sessions))
+
+
 def plan(entries: Iterable[GapEntry], settings: Settings) -> Plan:
+    """The partitions of `entries` by asset, the runs the daemon will make (one per symbol and
+    dependency level) and the vendor requests their fetches make at most (fetch_requests)."""
     partitions: dict[str, set[str]] = defaultdict(set)
-    sessions: dict[tuple[str, str, str], set[pd.Timestamp]] = defaultdict(set)
+    fetched: dict[tuple[str, str, str], set[str]] = defaultdict(set)  # fetched series -> its partition keys
     run_groups: set[tuple[str, int, str]] = set()
     sources_of: dict[str, dict[str, str | None]] = {}
     for e in entries:
         grain = effective_grain(settings.partition_grain, e.timeframe)
         key = ohlcv_key(e.market, e.timeframe).to_user_string()
-        partitions[key].add(str(multi_key(date_key(grain, pd.Timestamp(e.session)), e.symbol)))
+        partition = str(multi_key(date_key(grain, pd.Timestamp(e.session)), e.symbol))
+        partitions[key].add(partition)
         if e.market not in sources_of:
             sources_of[e.market] = derivation_sources(settings.fetched_timeframes(e.market))
         sources = sources_of[e.market]
         run_groups.add((e.market, _level(sources, e.timeframe), e.symbol))
-        if sources[e.timeframe] is None:
-            sessions[(e.market, e.timeframe, e.symbol)].add(pd.Timestamp(e.session))
-    requests = 0
-    for (market_name, timeframe, _symbol), days in sessions.items():
-        market = settings.market(market_name)
-        page = PAGE_BARS.get(settings.vendor(market_name), 0)
-        for run in consecutive_runs(market, pd.DatetimeIndex(sorted(days))):
-            bars = int(expected_counts(market, timeframe, run, pd.Timestamp.max.tz_localize("UTC")).sum())
-            requests += max(1, math.ceil(bars / page)) if page else 1
+        if sources[e.timeframe] is None:  # derived timeframes are resampled, never fetched
+            fetched[(e.market, e.timeframe, e.symbol)].add(partition)
+    requests = sum(fetch_requests(settings, *series, keys) for series, keys in fetched.items())
     # assets by market, then timeframe duration (1m before 15m before 1d), as everywhere else
     order = sorted(partitions, key=lambda k: (k.split("/")[1], duration_rank(k.split("/")[-1]), k))
     return Plan({k: sorted(partitions[k]) for k in order}, len(run_groups), requests)

@@ -116,4 +116,4 @@ def print_plan(the_plan: Plan, dry_run: bool) -> None:
     verb = "would launch" if dry_run else "launching"
     click.echo(f"{verb} {the_plan.partition_count} partitions over {len(the_plan.partitions)} assets: "
                f"~{the_plan.runs_estimate} runs (one per symbol and dependency level), "
-               f"~{the_plan.requests_estimate} vendor requests")
+               f"{the_plan.requests_text}")

@@ -63,7 +63,7 @@ def add_cmd(market: str, symbols: tuple[str, ...], history: str | None, url: str
     the_plan = plan(entries, settings)
     click.echo(f"history {sessions[0]:%Y-%m-%d}..{sessions[-1]:%Y-%m-%d} ({len(sessions)} sessions) of "
                f"{' '.join(syms)}: {the_plan.partition_count:,} partitions over {len(the_plan.partitions)} assets, "
-               f"~{the_plan.runs_estimate} runs, ~{the_plan.requests_estimate} vendor requests")
+               f"~{the_plan.runs_estimate} runs, {the_plan.requests_text}")
     backfill_id = launch_plan(instance, settings, the_plan, f"history of {' '.join(syms)} ({history})", url)
     if wait:
         follow_backfill(backfill_id, url, poll, timeout)

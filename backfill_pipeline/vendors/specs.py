@@ -1,8 +1,8 @@
 """The registry of vendor specs: each vendor package's spec.py, collected in one place.
 
 A spec is one vendor's facts (vendors/spec.py's VendorSpec): the timeframes it serves, its
-page size, its free-tier limits, when its bars are final, how it names tickers, and what
-its errors mean. Settings, the launch planner, the sensors and the clients read them here
+page size or request windows and how its client splits a window into requests, its
+free-tier limits, when its bars are final, how it names tickers, and what its errors mean. Settings, the launch planner, the sensors and the clients read them here
 or from the vendor's own spec module; nothing else holds a vendor fact.
 """
 

@@ -1,11 +1,12 @@
-"""Time-window helpers shared by the clients: UTC coercion, request planning, session filters."""
+"""Time-window helpers shared by the clients: UTC coercion, request planning, session filters,
+and the counts the vendors' request rules (their spec.py) are made of."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
-from ..markets import Market, session_bounds, sessions_in_range, with_hours
+from ..markets import Market, schedule_bounds, session_bounds, sessions_in_range, with_hours
 from ..timeframes import get_timeframe
 
 Window = tuple[pd.Timestamp, pd.Timestamp]
@@ -39,6 +40,36 @@ def fixed_chunks(start: pd.Timestamp, end: pd.Timestamp, span: pd.Timedelta) -> 
         out.append((lo, hi))
         lo = hi
     return out
+
+
+def chunk_count(start: pd.Timestamp, end: pd.Timestamp, span: pd.Timedelta) -> int:
+    """len(fixed_chunks(start, end, span)), without building them."""
+    return max(0, -(-(end - start) // span))
+
+
+def page_count(units: int, per_page: int) -> int:
+    """Requests of a query answered in pages of at most `per_page` units, followed to the end:
+    the first request is made even when nothing comes back."""
+    return max(1, -(-units // per_page))
+
+
+def vendor_minutes(market: Market, start: pd.Timestamp, end: pd.Timestamp) -> int:
+    """Minutes starting in [start, end) that a vendor may send bars for: inside the sessions'
+    extended hours (what Polygon and EODHD send, before keep_session_hours drops the pre- and
+    after-market ones), every minute on a 24/7 market. An upper bound of the bars: a minute
+    without trades has none."""
+    lo, hi = to_utc(start).value, to_utc(end).value
+    minute = pd.Timedelta(minutes=1).value
+    if hi <= lo:
+        return 0
+    if market.is_24_7:
+        return -(-hi // minute) - -(-lo // minute)
+    opens, closes = schedule_bounds(with_hours(market, "extended"))
+    open_ns = opens.to_numpy(dtype="datetime64[ns]").astype("int64")
+    close_ns = closes.to_numpy(dtype="datetime64[ns]").astype("int64")
+    first, last = np.searchsorted(close_ns, lo, side="right"), np.searchsorted(open_ns, hi, side="left")
+    a, b = np.maximum(open_ns[first:last], lo), np.minimum(close_ns[first:last], hi)
+    return int(np.clip(-(-b // minute) - -(-a // minute), 0, None).sum())
 
 
 def session_mask(market: Market, ts: pd.Series) -> np.ndarray:

@@ -128,3 +128,38 @@ def test_binances_own_weight_count_parks_the_ip(server: HTTPServer) -> None:
     with pytest.raises(RateLimitedError, match=r"binance: BTC-USD .*per-IP budget"):
         c.fetch_bars("BTC-USD", "1m", START, START + pd.Timedelta(minutes=10))
     assert clock.sleeps == []  # parked until the minute ends (60.5 s): past max_wait, so no wait at all
+
+
+@pytest.mark.parametrize("timeframe, start, end, page, requests", [
+    ("1m", "2024-01-01", "2024-01-01 00:01", 1000, 1),  # one kline
+    ("1m", "2024-01-01", "2024-01-02 09:20", 1000, 2),  # 2000 klines: two full pages, no third request
+    ("1m", "2024-01-01", "2024-01-02 09:21", 1000, 3),  # 2001: a third page of one
+    ("1m", "2024-01-01 00:00:30", "2024-01-01 00:01", 1000, 1),  # no kline starts inside: one empty answer
+    ("5m", "2024-01-01 00:03", "2024-01-03 00:03", 100, 6),  # unaligned start: 576 klines from 00:05
+    ("1h", "2024-01-01", "2024-03-01", 500, 3),  # 1440 klines
+    ("4h", "2024-01-01 02:00", "2024-02-01", 50, 4),  # 185 klines: they open at 00:00, 04:00 ... UTC
+    ("1d", "2021-04-06", "2024-01-01", 1000, 1),  # 1000 days: one full page
+    ("1d", "2021-04-05", "2024-01-01", 1000, 2),  # 1001 days
+])
+def test_the_request_count_is_the_clients_paging(server: HTTPServer, fake: FakeBinance, timeframe: str, start: str,
+                                                 end: str, page: int, requests: int) -> None:
+    """spec.binance_requests (the backfill plan's estimate) is what the client really asks for."""
+    from backfill_pipeline.markets import get_market
+    from backfill_pipeline.vendors.binance.spec import SPEC, binance_requests
+
+    lo, hi = pd.Timestamp(start, tz="UTC"), pd.Timestamp(end, tz="UTC")
+    if timeframe == "1d":
+        lo, hi = lo.tz_localize(None), hi.tz_localize(None)  # daily windows are session labels
+    c = BinanceClient(base_url=server.url_for(""), options=options(), page_limit=page)
+    made = c.fetch_bars("BTC-USD", timeframe, lo, hi).requests
+    assert binance_requests(get_market("crypto"), timeframe, lo, hi, page=page) == made == len(fake.requests) == requests
+    if page == SPEC.page_bars:
+        assert SPEC.requests(get_market("crypto"), timeframe, lo, hi) == made
+
+
+def test_the_request_count_of_an_empty_window_is_zero() -> None:
+    from backfill_pipeline.markets import get_market
+    from backfill_pipeline.vendors.binance.spec import binance_requests
+
+    assert binance_requests(get_market("crypto"), "1m", START, START) == 0
+    assert binance_requests(get_market("crypto"), "1d", pd.Timestamp("2024-01-02"), pd.Timestamp("2024-01-01")) == 0

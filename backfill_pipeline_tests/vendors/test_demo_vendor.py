@@ -215,3 +215,13 @@ def test_a_year_of_minutes_in_one_call() -> None:
     bars = client().fetch_bars("AAPL", "1m", utc("2024-01-01"), utc("2025-01-01")).bars
     assert len(bars) == 252 * 390 - 3 * 180  # 252 sessions; three early closes (13:00) lose 180 minutes
     assert bars["ts"].is_monotonic_increasing and bars["ts"].is_unique
+
+
+def test_the_request_count_is_one_a_call_whatever_the_window() -> None:
+    from backfill_pipeline.vendors.demo.spec import SPEC
+
+    market = get_market("us_equities")
+    for timeframe, start, end in (("1m", utc("2024-01-02 14:30"), utc("2024-03-01 21:00")),
+                                  ("1d", pd.Timestamp("2020-01-02"), pd.Timestamp("2024-01-01"))):
+        made = client().fetch_bars("AAPL", timeframe, start, end).requests
+        assert SPEC.requests(market, timeframe, start, end) == made == 1

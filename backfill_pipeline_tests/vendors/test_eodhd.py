@@ -165,3 +165,36 @@ def test_error_objects_and_null_rows(server: HTTPServer) -> None:
 def test_crypto_daily_bars_need_no_splits_request(server: HTTPServer, fake: FakeEodhd) -> None:
     result = client(server).fetch_bars("BTC-USD", "1d", pd.Timestamp("2024-01-01"), pd.Timestamp("2024-01-06"))
     assert fake.paths == ["/api/eod/BTC-USD.CC"] and result.requests == 1 and len(result.bars) == 5
+
+
+@pytest.mark.parametrize("symbol, timeframe, start, end, requests", [
+    ("BTC-USD", "1m", "2023-01-01", "2023-05-01", 1),  # exactly 120 days: one window
+    ("BTC-USD", "1m", "2023-01-01", "2023-05-01 00:01", 2),  # a minute more: a second window
+    ("AAPL", "1m", "2023-01-03 14:30", "2023-10-27 20:00", 3),  # first open to last close, 297 days
+    ("AAPL", "5m", "2021-01-04 14:30", "2023-08-28 20:00", 2),  # 966 days of 600
+    ("AAPL", "1h", "2005-01-03 14:30", "2024-12-31 21:00", 2),  # 7302 days of 7200
+    ("AAPL", "1d", "2024-01-01", "2024-01-06", 2),  # EOD + the splits that un-adjust its volume
+    ("BTC-USD", "1d", "2024-01-01", "2024-01-06", 1),  # crypto has no splits
+])
+def test_the_request_count_is_the_clients_windows(server: HTTPServer, fake: FakeEodhd, symbol: str, timeframe: str,
+                                                  start: str, end: str, requests: int) -> None:
+    """spec.eodhd_requests (the backfill plan's estimate) is what the client really asks for."""
+    from backfill_pipeline.vendors.eodhd.spec import SPEC
+
+    market = get_market("crypto" if symbol == "BTC-USD" else "us_equities")
+    lo, hi = pd.Timestamp(start, tz="UTC"), pd.Timestamp(end, tz="UTC")
+    if timeframe == "1d":
+        lo, hi = lo.tz_localize(None), hi.tz_localize(None)
+    made = client(server).fetch_bars(symbol, timeframe, lo, hi).requests
+    assert SPEC.requests(market, timeframe, lo, hi) == made == requests
+
+
+def test_the_daily_splits_request_is_counted_even_when_no_bars_come(server: HTTPServer) -> None:
+    """An upper bound: without bars there is no volume to un-adjust, and no splits request."""
+    from backfill_pipeline.vendors.eodhd.spec import SPEC
+
+    server.expect_request(re.compile(r"^/api/eod/.*")).respond_with_json([])
+    lo, hi = pd.Timestamp("2024-01-01"), pd.Timestamp("2024-01-06")
+    assert client(server).fetch_bars("AAPL", "1d", lo, hi).requests == 1
+    assert SPEC.requests(get_market("us_equities"), "1d", lo, hi) == 2
+    assert SPEC.requests(get_market("us_equities"), "1m", pd.Timestamp(0, tz="UTC"), pd.Timestamp(0, tz="UTC")) == 0

@@ -15,6 +15,7 @@ from werkzeug import Request, Response
 from backfill_pipeline.bars import BAR_COLUMNS
 from backfill_pipeline.markets import get_market
 from backfill_pipeline.testing.fake_polygon import FakePolygon
+from backfill_pipeline.timeframes import get_timeframe
 from backfill_pipeline.vendors.polygon.client import PolygonClient
 from backfill_pipeline.vendors.windows import session_mask
 
@@ -165,3 +166,72 @@ def test_splits_and_dividends_are_typed_frames(server: HTTPServer) -> None:
     assert dividends.loc[0, "cash_amount"] == 0.24 and dividends.loc[0, "frequency"] == 4
     assert dividends.loc[0, "ex_dividend_date"] == pd.Timestamp("2023-11-10")
     assert str(dividends["pay_date"].dtype) == "datetime64[ns]"
+
+
+THANKSGIVING_WEEK = ("2023-11-20", "2023-11-27")  # a holiday (23rd) and an early close (24th, 13:00)
+
+
+def _window(market, timeframe: str, first: str, last: str) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """The window the asset fetches for these consecutive sessions (ingest.fetch_window)."""
+    from backfill_pipeline.ingest import fetch_window
+    from backfill_pipeline.markets import sessions_in_range
+
+    return fetch_window(market, timeframe, sessions_in_range(market, dt.date.fromisoformat(first),
+                                                              dt.date.fromisoformat(last)))
+
+
+@pytest.mark.parametrize("market_name, symbol", [("us_equities", "AAPL"), ("extended", "AAPL"), ("crypto", "BTC-USD")])
+@pytest.mark.parametrize("timeframe", ["1m", "5m", "15m", "30m", "1h", "4h", "1d"])
+def test_the_request_count_is_the_clients_paging(market_name: str, symbol: str, timeframe: str) -> None:
+    """spec.polygon_requests (the backfill plan's estimate) against the requests the client
+    makes when the server has every minute of the extended sessions, in pages of 1000 base
+    minutes: exact for 1m and 1d; an upper bound for longer bars, which a page never splits
+    (a page then holds 1000 - bar minutes + 1 minutes at least)."""
+    from backfill_pipeline.markets import with_hours
+    from backfill_pipeline.vendors.polygon.spec import polygon_requests
+
+    market = with_hours(get_market("us_equities"), "extended") if market_name == "extended" else get_market(market_name)
+    start, end = _window(market, timeframe, *THANKSGIVING_WEEK)
+    with FakePolygon(keys={KEY}, max_limit=1000) as server:
+        made = PolygonClient([KEY], base_url=server.url, options=options(), market=market,
+                             page_limit=1000).fetch_bars(symbol, timeframe, start, end).requests
+        minutes = server.bars_in_range(f"X:{symbol.replace('-', '')}" if market.is_24_7 else symbol,
+                                       int(start.value // 1_000_000), int(end.value // 1_000_000) - 1)
+    estimate = polygon_requests(market, timeframe, start, end, page=1000)
+    if timeframe in ("1m", "1d"):
+        assert estimate == made == (math.ceil(minutes / 1000) if timeframe == "1m" else 1)
+    else:  # a page ends between bars: 960 minutes of 1h bars, 761-1000 of 4h ones
+        bar = get_timeframe(timeframe).minutes
+        assert made <= estimate == math.ceil(minutes / (1000 - bar + 1))
+
+
+def test_the_request_count_counts_the_pre_and_after_market_minutes_polygon_sends() -> None:
+    from backfill_pipeline.vendors.polygon.spec import SPEC
+    from backfill_pipeline.vendors.windows import vendor_minutes
+
+    market = get_market("us_equities")
+    # one session: 390 regular minutes asked for, and that is all Polygon sends
+    assert vendor_minutes(market, *_window(market, "1m", "2024-03-07", "2024-03-07")) == 390
+    # four: from the first open to the last close Polygon also sends the 16 h of the
+    # sessions in between: 4 x 960 - 330 pre-market (first) - 240 after-hours (last)
+    assert vendor_minutes(market, *_window(market, "1m", "2024-03-07", "2024-03-12")) == 3270
+    # Thanksgiving week: 5 sessions, the last but one closing early (extended hours 04:00-17:00)
+    assert vendor_minutes(market, *_window(market, "1m", *THANKSGIVING_WEEK)) == 4 * 960 + 780 - 330 - 240
+    # 2023's 250 sessions, two of them early closes (07-03, 11-24): 239,070 minutes sent, 5
+    # pages; its 97,140 regular-hours bars would say 2
+    year = _window(market, "1m", "2023-01-03", "2023-12-29")
+    assert vendor_minutes(market, *year) == 248 * 960 + 2 * 780 - 330 - 240 == 239_070
+    assert SPEC.requests(market, "1m", *year) == 5
+    assert SPEC.requests(market, "1m", year[0], year[0]) == 0
+
+
+def test_fewer_bars_than_minutes_make_fewer_requests_than_the_estimate(fake: FakePolygon) -> None:
+    """The estimate is an upper bound: a minute without trades has no bar to page over."""
+    from backfill_pipeline.vendors.polygon.spec import polygon_requests
+
+    fake.max_limit = 1000  # `fake` leaves every 13th minute without a trade
+    market = get_market("crypto")
+    start, end = utc("2024-01-01"), utc("2024-01-03 06:00")  # 3240 minutes: 4 pages, 2990 bars: 3
+    made = PolygonClient([KEY], base_url=fake.url, options=options(), page_limit=1000).fetch_bars(
+        "BTC-USD", "1m", start, end).requests
+    assert (made, polygon_requests(market, "1m", start, end, page=1000)) == (3, 4)

@@ -1,10 +1,10 @@
 """Binance spot klines: /api/v3/klines (no key; limits are per IP request weight).
 
-Pages of up to 1000 klines, walked forward by open time. Binance limits request weight
-per IP per minute (6000; klines weigh 2) and says how much this IP has used in
-X-MBX-USED-WEIGHT-1M: when that shows the minute nearly spent (other programs share the
-IP), the bucket is parked until the next minute in every process. 429 and 418 (IP ban)
-carry Retry-After. Key rotation does not apply: there is no key.
+Pages of up to 1000 klines, walked forward by open time (spec.binance_requests counts them
+ahead). Binance limits request weight per IP per minute (6000; klines weigh 2) and says
+how much this IP has used in X-MBX-USED-WEIGHT-1M: when that shows the minute nearly
+spent (other programs share the IP), the bucket is parked until the next minute in every
+process. 429 and 418 (IP ban) carry Retry-After. Key rotation does not apply: there is no key.
 
 Symbols: BTC-USD -> BTCUSDT (Binance has no USD book; USDT stands in, see symbols.py).
 A kline with zero trades (Binance emits one per interval, flat at the last price) is
@@ -42,7 +42,7 @@ INTERVAL_MS: dict[str, int] = {
     "1d": 86_400_000,
 }
 KLINES_WEIGHT = 2
-MAX_PAGE_LIMIT = 1000
+MAX_PAGE_LIMIT = SPEC.page_bars  # 1000 klines
 _MAX_PAGES = 100_000
 
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 import pandas as pd
 
 from ...markets import Market
+from ...timeframes import get_timeframe
 from ..limits import Rate, VendorLimits
 from ..spec import INTRADAY, VendorSpec
 from ..symbols import crypto_pair
+from ..windows import page_count, to_label, to_utc
 
 
 def binance_symbol(symbol: str, market: Market) -> str:
@@ -20,10 +22,32 @@ def binance_symbol(symbol: str, market: Market) -> str:
     return f"{base}{'USDT' if quote == 'USD' else quote}"
 
 
+def binance_requests(market: Market, timeframe: str, start: pd.Timestamp, end: pd.Timestamp,
+                     page: int | None = None) -> int:
+    """Requests of one fetch_bars call: pages of `page` (the client's limit, SPEC.page_bars)
+    klines walked forward by open time until one comes back short. Binance sends a kline
+    for every interval, trades or not, so the intervals starting in the window (on UTC
+    multiples of their length, days at 00:00 UTC) are the klines: an upper bound, less only
+    where the pair has no klines (before its listing, or not yet)."""
+    page = page or SPEC.page_bars
+    tf = get_timeframe(timeframe)
+    if tf.daily:
+        lo, hi, step = to_label(start).tz_localize("UTC"), to_label(end).tz_localize("UTC"), pd.Timedelta(days=1)
+    else:
+        assert tf.minutes is not None
+        lo, hi, step = to_utc(start), to_utc(end), pd.Timedelta(minutes=tf.minutes)
+    if hi <= lo:
+        return 0
+    first = -(-lo.value // step.value) * step.value
+    klines = max(0, -(-(hi.value - first) // step.value))
+    return page_count(klines, page)
+
+
 SPEC = VendorSpec(
     "binance", (*INTRADAY, "1d"), 1_000,
     pd.Timedelta(minutes=1),  # klines are final when their interval closes
     None, binance_symbol, "400 {code, msg} (-1121 invalid symbol, -1120 interval) fatal; 429/418 + Retry-After",
     # spot: 6000 request weight per minute per IP; klines weigh 2
     VendorLimits((Rate(6000, 60.0),)),
+    requests=binance_requests,
 )

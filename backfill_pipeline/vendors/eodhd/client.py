@@ -1,8 +1,8 @@
 """EODHD: intraday /api/intraday/{TICKER} and end-of-day /api/eod/{TICKER}.
 
 Intraday serves only 1m, 5m and 1h, and caps the span of one request (120 days of 1m,
-600 of 5m, 7200 of 1h), so a range is cut into back-to-back spans of that size: the
-request floor for this vendor. An intraday request costs 5 "API calls" of the daily
+600 of 5m, 7200 of 1h; spec.py), so a range is cut into back-to-back spans of that size:
+the request floor for this vendor (spec.eodhd_requests counts them ahead). An intraday request costs 5 "API calls" of the daily
 quota (its limiter weight); an EOD request costs 1. Bars are final 2-3 hours after the
 close. EOD open/high/low/close are raw (adjusted_close is ignored: adjustment happens
 on read), but EODHD reports EOD *volume* split-adjusted (in today's shares). We store it
@@ -45,7 +45,7 @@ from .reference import EodhdReferenceMixin
 from .spec import SPEC, eodhd_ticker
 
 DEFAULT_BASE_URL = "https://eodhd.com"
-INTRADAY_MAX_DAYS: dict[str, int] = {"1m": 120, "5m": 600, "1h": 7200}
+INTRADAY_MAX_DAYS = SPEC.request_days  # 1m 120 days, 5m 600, 1h 7200
 INTRADAY_WEIGHT = 5
 EOD_WEIGHT = 1
 _FIELDS = ("open", "high", "low", "close")

@@ -4,7 +4,8 @@ One request covers the whole range asked for and `next_url` is followed to its e
 `limit` caps the *base* (minute) aggregates a page covers (at most 50000; Polygon returns
 pre- and after-market minutes, 960 a session), so one year of 1m bars is 5 full pages
 and whatever page size the vendor really uses, every page but the last is full: requests
-are ceil(bars / page size), the floor. (Planning windows ahead instead ends each window
+are ceil(bars / page size), the floor (spec.polygon_requests counts them ahead, for the
+backfill plan). (Planning windows ahead instead ends each window
 on a partial page when the vendor pages smaller than planned: 17 requests for 14.)
 
 A cursor (`next_url`) carries only limit/sort, and Polygon adjusts by default, so every
@@ -44,7 +45,7 @@ from .spec import SPEC, polygon_ticker
 from .wire import aggs_frame, decode_aggs_page
 
 DEFAULT_BASE_URL = "https://api.polygon.io"
-MAX_PAGE_LIMIT = 50_000
+MAX_PAGE_LIMIT = SPEC.page_bars  # 50,000 base aggregates
 TIMESPANS: dict[str, tuple[int, str]] = {
     "1m": (1, "minute"),
     "5m": (5, "minute"),
