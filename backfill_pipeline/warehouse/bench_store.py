@@ -15,11 +15,10 @@ from typing import Any
 import pandas as pd
 import sqlalchemy as sa
 
-from backfill_pipeline.warehouse.bulk import bar_rows, copy_rows, insert_bars
+from backfill_pipeline.warehouse.bulk import bar_rows, copy_rows, insert_bars, prepare_bars, write
 from backfill_pipeline.warehouse.features import feature_rows
 from backfill_pipeline.warehouse.migrations import v1_tables
 from backfill_pipeline.warehouse.schema import (
-    BAR_INSERT_COLUMNS,
     bar_sessions,
     bars,
     fetch_log,
@@ -59,14 +58,13 @@ def load_series(warehouse: Warehouse, market: str, timeframe: str, symbol: str, 
 def timed_raw_load(warehouse: Warehouse, blocks: Sequence[tuple[str, str, str, pd.DataFrame]]) -> tuple[int, float]:
     """Empty `bars`, then load (market, timeframe, symbol, bars) blocks with rows prebuilt
     (untimed), one transaction per series: the raw write ceiling of the same rows."""
-    dialect = warehouse.engine.dialect.name
-    prebuilt = [bar_rows(warehouse.series_id(m, tf, s), frame, dialect) for m, tf, s, frame in blocks]
+    prebuilt = [prepare_bars(warehouse.engine, warehouse.series_id(m, tf, s), frame) for m, tf, s, frame in blocks]
     delete_all_bars(warehouse)
     vacuum_analyze(warehouse)
     started, rows = time.perf_counter(), 0
     for block in prebuilt:
         with warehouse.transaction() as conn:
-            rows += copy_rows(conn, bars, BAR_INSERT_COLUMNS, block)
+            rows += write(conn, block)
     return rows, time.perf_counter() - started
 
 

@@ -16,22 +16,30 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from backfill_pipeline.warehouse.bulk import copy_rows, session_values
+from backfill_pipeline.warehouse.bulk import column_rows, prepare, session_days, write
+from backfill_pipeline.warehouse.copy_binary import Column
 from backfill_pipeline.warehouse.derived_rows import delete_in, lock
 from backfill_pipeline.warehouse.schema_derived import FEATURE_COLUMNS, FEATURE_INSERT_COLUMNS, features
 from backfill_pipeline.warehouse.store import Warehouse, raw_session, session_column
 
 
-def feature_rows(series_id: int, frame: pd.DataFrame, computed: pd.DataFrame, dialect: str) -> list[tuple[Any, ...]]:
-    """Rows in FEATURE_INSERT_COLUMNS order: the bars' ts, the computed values (non-finite
-    values become NULL), the series id and the bars' session."""
-    n = len(frame)
-    ts = (frame["ts"].astype("datetime64[ns, UTC]").astype("int64") // 1_000_000_000).tolist()
+def feature_columns(series_id: int, frame: pd.DataFrame, computed: pd.DataFrame) -> list[Column]:
+    """FEATURE_INSERT_COLUMNS: the bars' ts, the computed values (non-finite values are NULL),
+    the series id and the bars' session."""
+    ts = frame["ts"].astype("datetime64[ns, UTC]").astype("int64").to_numpy() // 1_000_000_000
     values = computed.loc[:, list(FEATURE_COLUMNS)].to_numpy(dtype="float64")
-    values = np.where(np.isfinite(values), values, np.nan).astype(object)
-    values[pd.isna(values)] = None
-    columns = [ts, *values.T.tolist(), [series_id] * n, session_values(frame["session"], dialect)]
-    return list(zip(*columns, strict=True))
+    finite = np.isfinite(values)
+    return [
+        Column("int8", ts),
+        *(Column("float8", values[:, j], ~finite[:, j]) for j in range(values.shape[1])),
+        Column("int4", np.full(len(frame), series_id, dtype=np.int64)),
+        Column("date", session_days(frame["session"])),
+    ]
+
+
+def feature_rows(series_id: int, frame: pd.DataFrame, computed: pd.DataFrame, dialect: str) -> list[tuple[Any, ...]]:
+    """Rows in FEATURE_INSERT_COLUMNS order as plain Python values (None for NULL)."""
+    return column_rows(feature_columns(series_id, frame, computed), dialect)
 
 
 def replace_features(
@@ -40,11 +48,11 @@ def replace_features(
 ) -> int:
     """Replace the features of `symbol` in `sessions` (idempotent; one transaction)."""
     sid = warehouse.series_id(market, timeframe, symbol)  # registered before the write lock
-    rows = feature_rows(sid, frame, computed, warehouse.engine.dialect.name)
+    load = prepare(warehouse.engine, features, FEATURE_INSERT_COLUMNS, feature_columns(sid, frame, computed))
     with warehouse.transaction() as conn:
         lock(conn, "features", market, timeframe, symbol)
         delete_in(conn, features, (features.c.series_id == sid,), features.c.session, sessions)
-        return copy_rows(conn, features, FEATURE_INSERT_COLUMNS, rows)
+        return write(conn, load)
 
 
 def read_features(

@@ -23,11 +23,10 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine
 
 from backfill_pipeline.warehouse import macro_tables, schema_derived  # noqa: F401  (register their tables on metadata)
-from backfill_pipeline.warehouse.bulk import bar_rows, copy_rows
+from backfill_pipeline.warehouse.bulk import prepare_bars, write
 from backfill_pipeline.warehouse.derived_rows import delete_in, lock
 from backfill_pipeline.warehouse.migrate import ensure_schema
 from backfill_pipeline.warehouse.schema import (
-    BAR_INSERT_COLUMNS,
     bar_sessions,
     bars,
     derived_sources,
@@ -140,11 +139,11 @@ class Warehouse:
         """
         sid = self.series_id(market, timeframe, symbol)
         # rows are built first: the write lock covers only the writes
-        rows = bar_rows(sid, frame, self.engine.dialect.name) if len(frame) else []
+        load = prepare_bars(self.engine, sid, frame)
         with self.transaction() as conn:
             lock(conn, market, timeframe, symbol)
             delete_in(conn, bars, (bars.c.series_id == sid,), bars.c.session, list(sessions))
-            written = copy_rows(conn, bars, BAR_INSERT_COLUMNS, rows)
+            written = write(conn, load)
             if built_from is not None:
                 d = derived_sources
                 delete_in(conn, d, (d.c.series_id == sid,), d.c.session, list(sessions))
