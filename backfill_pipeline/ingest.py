@@ -194,6 +194,62 @@ def fetch_and_store(
     return store_fetched(warehouse, client, market, timeframe, symbol, fetched, now)
 
 
+@dataclass
+class Derived:
+    """One symbol's bars of a derived timeframe, resampled from their source, not stored yet."""
+    timeframe: str
+    symbol: str
+    targets: pd.DatetimeIndex  # the partitions' sessions (1w: week labels) being replaced
+    bars: pd.DataFrame  # with `session`
+    validity: Validity
+    built_from: dict[dt.date, tuple[int, int]]  # per target: (source bars, bars written)
+    completeness: pd.DataFrame
+
+
+def derive(market: Market, timeframe: str, symbol: str, sessions: pd.DatetimeIndex, src: pd.DataFrame,
+           now: pd.Timestamp) -> Derived:
+    """Resample `src` (source bars with their `session`) to `timeframe` for `sessions`; no
+    warehouse access, so it can run ahead of the writes (prefetch.py)."""
+    weekly = get_timeframe(timeframe).weekly
+    if weekly:
+        targets = pd.DatetimeIndex(week_labels(market, pd.Series(sessions)).unique())
+        src = src[week_labels(market, src["session"]).isin(targets).to_numpy()]
+    else:
+        targets = sessions
+        src = src[src["session"].isin(sessions)]
+    bars = resample_bars(market, src.drop(columns="session"), timeframe)
+    if weekly:
+        bars["session"] = bars["ts"].dt.tz_localize(None)
+    else:
+        bars, _ = assign_sessions(market, timeframe, bars, sessions)
+    # what each derived partition is built from, so a later change of its source shows (gaps: stale)
+    labels = week_labels(market, src["session"]) if weekly else src["session"]
+    source_counts = pd.Series(pd.to_datetime(pd.Series(labels).to_numpy())).value_counts()
+    written = pd.to_datetime(bars["session"]).value_counts() if len(bars) else pd.Series(dtype="int64")
+    built_from = {s.date(): (int(source_counts.get(s, 0)), int(written.get(s, 0))) for s in targets}
+    return Derived(timeframe, symbol, targets, bars, check_validity(symbol, bars), built_from,
+                   completeness(market, timeframe, symbol, targets, bars.groupby("session").size(), now))
+
+
+def store_derived(warehouse: Warehouse, market: Market, derived: Derived) -> SymbolOutcome:
+    """Replace the derived partitions by `derived`'s bars, with what they were built from."""
+    outcome = SymbolOutcome(derived.symbol)
+    outcome.validity.add(derived.validity)
+    outcome.bars_written = warehouse.replace_bars(market.name, derived.timeframe, derived.symbol,
+                                                  [s.date() for s in derived.targets], derived.bars,
+                                                  built_from=derived.built_from)
+    outcome.completeness = derived.completeness
+    return outcome
+
+
+def fetched_bars(fetched: list[FetchedRun]) -> pd.DataFrame | None:
+    """The bars of a symbol's fetched runs as store_fetched stores them (None: a run failed)."""
+    if any(isinstance(item.result, VendorError) for item in fetched):
+        return None
+    frames = [item.frame for item in fetched if item.frame is not None]
+    return pd.concat(frames, ignore_index=True) if len(frames) > 1 else (frames[0] if frames else None)
+
+
 def derive_and_store(
     warehouse: Warehouse,
     market: Market,
@@ -210,37 +266,14 @@ def derive_and_store(
     step just stored, with its `session` column) is given; 1w always reads, since a week
     labelled inside the window may need days past it.
     """
-    outcome = SymbolOutcome(symbol)
+    now = now if now is not None else pd.Timestamp.now(tz="UTC")
     if len(sessions) == 0:
-        return outcome
+        return SymbolOutcome(symbol)
     weekly = get_timeframe(timeframe).weekly
-    first, last = sessions[0].date(), sessions[-1].date()
-    if weekly:
-        # A week labelled inside the window may run past it (monthly grain): read whole weeks.
-        targets = pd.DatetimeIndex(week_labels(market, pd.Series(sessions)).unique())
-        first, last = targets[0].date(), last + dt.timedelta(days=6)  # from its first session on
-    else:
-        targets = sessions
     if source_bars is None or weekly:
-        src = warehouse.read_bars(market.name, source, symbol, first, last)
-    else:
-        src = source_bars
-    if weekly:
-        src = src[week_labels(market, src["session"]).isin(targets).to_numpy()]
-    else:
-        src = src[src["session"].isin(sessions)]
-    bars = resample_bars(market, src.drop(columns="session"), timeframe)
-    if weekly:
-        bars["session"] = bars["ts"].dt.tz_localize(None)
-    else:
-        bars, _ = assign_sessions(market, timeframe, bars, sessions)
-    outcome.validity.add(check_validity(symbol, bars))
-    # what each derived partition is built from, so a later change of its source shows (gaps: stale)
-    labels = week_labels(market, src["session"]) if get_timeframe(timeframe).weekly else src["session"]
-    source_counts = pd.Series(pd.to_datetime(pd.Series(labels).to_numpy())).value_counts()
-    written = pd.to_datetime(bars["session"]).value_counts() if len(bars) else pd.Series(dtype="int64")
-    built_from = {s.date(): (int(source_counts.get(s, 0)), int(written.get(s, 0))) for s in targets}
-    outcome.bars_written = warehouse.replace_bars(market.name, timeframe, symbol, [s.date() for s in targets], bars,
-                                                  built_from=built_from)
-    outcome.completeness = completeness(market, timeframe, symbol, targets, bars.groupby("session").size(), now)
-    return outcome
+        first, last = sessions[0].date(), sessions[-1].date()
+        if weekly:
+            # A week labelled inside the window may run past it (monthly grain): read whole weeks.
+            first, last = week_labels(market, pd.Series(sessions)).min().date(), last + dt.timedelta(days=6)
+        source_bars = warehouse.read_bars(market.name, source, symbol, first, last)
+    return store_derived(warehouse, market, derive(market, timeframe, symbol, sessions, source_bars, now))

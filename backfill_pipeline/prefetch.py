@@ -1,11 +1,12 @@
 """Fetch the next symbol while this one is written: one background thread per step.
 
-A step works symbol by symbol: fetch (vendor latency, then decoding), then write (the
-warehouse). `Prefetcher` runs the fetch of the next symbol in one worker thread while the
-current one is written, so the vendor's latency and the decoding overlap the writes (the
-database works in its own process, SQLite releases the GIL while it steps). One thread
-makes every request, one symbol ahead, in the same order as without it: rate limits, key
-rotation and the request audit see the same sequence. At most two symbols' bars are held.
+A step works symbol by symbol: fetch (vendor latency, then decoding) and resample, then
+write (the warehouse). `Prefetcher` runs the fetch and resampling of the next symbol in one
+worker thread while the current one is written, so the vendor's latency, the decoding and
+the resampling overlap the writes (PostgreSQL works in its own process while the client
+waits for a COPY; SQLite releases the GIL while it steps). One thread makes every request,
+one symbol ahead, in the same order as without it: rate limits, key rotation and the
+request audit see the same sequence. At most two symbols' bars are held.
 """
 
 from __future__ import annotations

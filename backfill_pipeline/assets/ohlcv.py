@@ -19,7 +19,17 @@ from backfill_pipeline.assets.ohlcv_checks import check_results, check_specs, ma
 from backfill_pipeline.assets.partition_input import checked_partition_keys, invalid_symbols_message
 from backfill_pipeline.assets.retries import fetch_retry_policy
 from backfill_pipeline.gaps import GRID_COLUMNS, scan
-from backfill_pipeline.ingest import SymbolOutcome, derive_and_store, fetch_runs, store_fetched
+from backfill_pipeline.ingest import (
+    Derived,
+    FetchedRun,
+    SymbolOutcome,
+    derive,
+    derive_and_store,
+    fetch_runs,
+    fetched_bars,
+    store_derived,
+    store_fetched,
+)
 from backfill_pipeline.markets import Market, get_calendar, last_closed_sessions
 from backfill_pipeline.names import OHLCV_GROUP, RATE_LIMITED_TAG, bars_resource_key, ohlcv_key, vendor_pool
 from backfill_pipeline.partitions import (
@@ -158,17 +168,30 @@ def build_ohlcv_family(market: Market, members: list[str], sources: dict[str, st
         warehouse.register_series(market.name, [(tf, sym) for sym in by_symbol for tf in selected])
         client = (getattr(context.resources, bars_resource_key(market.name)).client(market)
                   if fetched and root in selected else None)
-        # the next symbol's fetch runs while this one is written (one thread, same request order)
-        ahead = (Prefetcher(lambda sym: fetch_runs(client, market, root, sym, by_symbol[sym], context.run_id, now),
-                            sorted(by_symbol)) if client is not None else None)
+        # resampled from the fetched bars in memory, ahead of the writes (1w reads whole weeks back)
+        in_memory = [tf for tf in selected if tf != root and not get_timeframe(tf).weekly]
+
+        def fetch_and_derive(sym: str) -> tuple[list[FetchedRun], dict[str, Derived]]:
+            runs = fetch_runs(client, market, root, sym, by_symbol[sym], context.run_id, now)  # type: ignore[arg-type]
+            src = fetched_bars(runs)  # None: a run failed, and its derived bars stay as they were
+            return runs, {} if src is None else {tf: derive(market, tf, sym, by_symbol[sym], src, now)
+                                                    for tf in in_memory}
+
+        # the next symbol is fetched and resampled while this one is written (one thread, same
+        # request order); the writes keep their order
+        ahead = Prefetcher(fetch_and_derive, sorted(by_symbol)) if client is not None else None
         try:
             for symbol, sessions in sorted(by_symbol.items()):
                 root_bars = None  # the root's bars as stored by this step, when it wrote them
+                derived: dict[str, Derived] = {}
                 for tf in selected:
                     if tf == root and client is not None and ahead is not None:
-                        outcome = store_fetched(warehouse, client, market, tf, symbol, ahead.get(symbol), now)
+                        runs, derived = ahead.get(symbol)
+                        outcome = store_fetched(warehouse, client, market, tf, symbol, runs, now)
                     elif tf != root and root in selected and outcomes[root][-1].errors:
                         outcome = SymbolOutcome(symbol)  # its fetch failed: derived bars stay as they were
+                    elif tf in derived:
+                        outcome = store_derived(warehouse, market, derived.pop(tf))
                     elif tf == root or root_bars is None:
                         outcome = derive_and_store(warehouse, market, tf, sources[tf], symbol, sessions, now)  # type: ignore[arg-type]
                     else:
