@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 
 import dagster as dg
 import pandas as pd
@@ -19,9 +19,18 @@ import pandas as pd
 from backfill_pipeline.gap_file import GapEntry
 from backfill_pipeline.ingest import consecutive_runs, fetch_window
 from backfill_pipeline.names import ohlcv_key
-from backfill_pipeline.partitions import date_key, effective_grain, multi_key, partition_window, sessions_by_symbol
+from backfill_pipeline.partitions import (
+    date_key,
+    date_partitions,
+    effective_grain,
+    multi_key,
+    partition_window,
+    sessions_by_symbol,
+    split_key,
+)
 from backfill_pipeline.settings import Settings
 from backfill_pipeline.timeframes import derivation_sources, duration_rank
+from backfill_pipeline.vendors.spec import RequestCount
 from backfill_pipeline.vendors.specs import vendor_spec
 
 BACKFILL_TAG = "backfill_pipeline/source"
@@ -34,6 +43,9 @@ class Plan:
     # At most this many vendor requests (fetch_requests): exact when the vendor has every bar
     # the calendar allows, fewer where it has fewer; retried requests (429s, errors) come on top.
     requests_estimate: int
+    # The weight those requests charge each vendor that weighs its requests (fetch_weight:
+    # EODHD's API calls of the daily quota, Binance's request weight), with the same bounds.
+    weights_estimate: dict[str, int] = field(default_factory=dict)
 
     @property
     def partition_count(self) -> int:
@@ -41,7 +53,8 @@ class Plan:
 
     @property
     def requests_text(self) -> str:
-        return f"at most {self.requests_estimate:,} vendor requests (retries not counted)"
+        weights = "".join(f", {n:,} {vendor_spec(vendor).weight_unit}" for vendor, n in self.weights_estimate.items())
+        return f"at most {self.requests_estimate:,} vendor requests{weights} (retries not counted)"
 
 
 def _level(sources: dict[str, str | None], timeframe: str) -> int:
@@ -89,18 +102,49 @@ def fetch_requests(settings: Settings, market_name: str, timeframe: str, symbol:
     An upper bound: exact when the vendor has every bar the calendar allows (every minute of
     the extended session traded), lower where it has fewer (fewer pages), and retries of
     throttled or failed requests are not counted."""
+    return _per_client_call(settings, market_name, timeframe, symbol, keys,
+                            vendor_spec(settings.vendor(market_name)).requests)
+
+
+def fetch_weight(settings: Settings, market_name: str, timeframe: str, symbol: str, keys: Iterable[str]) -> int | None:
+    """The weight fetch_requests' requests charge the vendor's weighted rates, by its spec's
+    `weights` rule (EODHD: the API calls of the daily quota, 5 an intraday request; Binance:
+    its request weight), the same per-request weights its client gives the limiter; None
+    where the vendor weighs no request. Same bounds as fetch_requests."""
+    rule = vendor_spec(settings.vendor(market_name)).weights
+    return None if rule is None else _per_client_call(settings, market_name, timeframe, symbol, keys, rule)
+
+
+def _per_client_call(settings: Settings, market_name: str, timeframe: str, symbol: str, keys: Iterable[str],
+                     rule: RequestCount) -> int:
     market = settings.market(market_name)
-    count = vendor_spec(settings.vendor(market_name)).requests
     sessions = sessions_by_symbol(market, effective_grain(settings.partition_grain, timeframe), keys).get(symbol)
     if sessions is None:
         return 0
-    return sum(count(market, timeframe, *fetch_window(market, timeframe, run))
+    return sum(rule(market, timeframe, *fetch_window(market, timeframe, run))
                for run in consecutive_runs(market, sessions))
+
+
+def range_requests(settings: Settings, market_name: str, timeframe: str, start: str, end: str,
+                   symbols: Sequence[str]) -> int:
+    """The vendor requests a ranged run of ohlcv/<market>/<timeframe> from partition `start` to
+    `end` ("date|symbol", its dagster/asset_partition_range_start/_end tags) makes: Dagster
+    takes every date partition from the first date key to the last, for every symbol from the
+    first to the last in `symbols` (the symbol partitions, in their registration order), and
+    each symbol's fetch is counted by fetch_requests."""
+    (first_date, first_symbol), (last_date, last_symbol) = split_key(start), split_key(end)
+    grain = effective_grain(settings.partition_grain, timeframe)
+    dates = date_partitions(settings.market(market_name), grain, settings.partitions_start)
+    date_keys = dates.get_partition_keys_in_range(dg.PartitionKeyRange(first_date, last_date))
+    chosen = symbols[symbols.index(first_symbol):symbols.index(last_symbol) + 1]
+    return sum(fetch_requests(settings, market_name, timeframe, symbol, [f"{d}|{symbol}" for d in date_keys])
+               for symbol in chosen)
 
 
 def plan(entries: Iterable[GapEntry], settings: Settings) -> Plan:
     """The partitions of `entries` by asset, the runs the daemon will make (one per symbol and
-    dependency level) and the vendor requests their fetches make at most (fetch_requests)."""
+    dependency level), the vendor requests their fetches make at most (fetch_requests) and
+    what they weigh where a vendor weighs requests (fetch_weight)."""
     partitions: dict[str, set[str]] = defaultdict(set)
     fetched: dict[tuple[str, str, str], set[str]] = defaultdict(set)  # fetched series -> its partition keys
     run_groups: set[tuple[str, int, str]] = set()
@@ -117,9 +161,14 @@ def plan(entries: Iterable[GapEntry], settings: Settings) -> Plan:
         if sources[e.timeframe] is None:  # derived timeframes are resampled, never fetched
             fetched[(e.market, e.timeframe, e.symbol)].add(partition)
     requests = sum(fetch_requests(settings, *series, keys) for series, keys in fetched.items())
+    weights: dict[str, int] = defaultdict(int)
+    for series, keys in fetched.items():
+        weight = fetch_weight(settings, *series, keys)
+        if weight is not None:
+            weights[settings.vendor(series[0])] += weight
     # assets by market, then timeframe duration (1m before 15m before 1d), as everywhere else
     order = sorted(partitions, key=lambda k: (k.split("/")[1], duration_rank(k.split("/")[-1]), k))
-    return Plan({k: sorted(partitions[k]) for k in order}, len(run_groups), requests)
+    return Plan({k: sorted(partitions[k]) for k in order}, len(run_groups), requests, dict(sorted(weights.items())))
 
 
 def launch_in_instance(instance: dg.DagsterInstance, defs: dg.Definitions, the_plan: Plan, title: str) -> str:

@@ -15,7 +15,7 @@ import dagster as dg
 import pandas as pd
 
 from backfill_pipeline.markets import Market
-from backfill_pipeline.names import RUN_BARS_WRITTEN, RUN_REQUESTS, ohlcv_key
+from backfill_pipeline.names import RANGE_END_TAG, RANGE_START_TAG, RUN_BARS_WRITTEN, RUN_REQUESTS, ohlcv_key
 from backfill_pipeline.partitions import date_key, effective_grain
 from backfill_pipeline.settings import Settings
 from backfill_pipeline.timeframes import TIMEFRAME_NAMES
@@ -30,6 +30,8 @@ class RunSummary:
     assets: list[str]
     bars_written: int
     requests: int
+    range_start: str  # its first and last partition keys ("date|symbol": the range tags)
+    range_end: str
 
 
 def contiguous_groups(order: list[str], wanted: list[str]) -> list[list[str]]:
@@ -70,13 +72,12 @@ def materialize_range(
         first, last = date_key(grain, sessions[0]), date_key(grain, sessions[-1])
         for group in contiguous_groups(order, symbols):
             tags = {
-                "dagster/asset_partition_range_start": f"{first}|{group[0]}",
-                "dagster/asset_partition_range_end": f"{last}|{group[-1]}",
+                RANGE_START_TAG: f"{first}|{group[0]}",
+                RANGE_END_TAG: f"{last}|{group[-1]}",
                 "backfill_pipeline/origin": "local",
             }
             if on_start is not None:
-                on_start([k.to_user_string() for k in keys], tags["dagster/asset_partition_range_start"],
-                         tags["dagster/asset_partition_range_end"])
+                on_start([k.to_user_string() for k in keys], tags[RANGE_START_TAG], tags[RANGE_END_TAG])
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 result = dg.materialize(
@@ -97,7 +98,6 @@ def materialize_range(
                 )
             bars = sum(b for b, _ in per_asset.values())
             requests = sum(r for _, r in per_asset.values())
-            summaries.append(
-                RunSummary(result.run_id, result.success, [k.to_user_string() for k in keys], bars, requests)
-            )
+            summaries.append(RunSummary(result.run_id, result.success, [k.to_user_string() for k in keys], bars,
+                                        requests, tags[RANGE_START_TAG], tags[RANGE_END_TAG]))
     return summaries

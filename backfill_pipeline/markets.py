@@ -31,7 +31,6 @@ HOURS = ("regular", "extended")
 EXTENDED_OPEN = dt.timedelta(hours=4)
 EXTENDED_CLOSE = dt.timedelta(hours=20)
 EXTENDED_EARLY_CLOSE = dt.timedelta(hours=17)
-EXTENDED_SESSION_MINUTES = int((EXTENDED_CLOSE - EXTENDED_OPEN).total_seconds() // 60)  # the longest: 960
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,9 @@ import pytest
 from backfill_pipeline.automation_settings import AutomationConfig
 from backfill_pipeline.definitions import build_definitions
 from backfill_pipeline.gap_file import GapEntry
-from backfill_pipeline.launch import Plan, plan
+from backfill_pipeline.launch import Plan, plan, range_requests
 from backfill_pipeline.markets import get_market, sessions_in_range
+from backfill_pipeline.names import ohlcv_key
 from backfill_pipeline.partitions import DATE_DIM, split_key
 from backfill_pipeline.settings import Settings
 from backfill_pipeline.testing.fake_polygon import FakePolygon
@@ -130,3 +131,56 @@ def test_the_dry_run_says_the_estimate_is_an_upper_bound(cli_run, monkeypatch):
     assert dry.exit_code == 0, dry.output
     assert ("would launch 3 partitions over 1 assets: ~1 runs (one per symbol and dependency level), "
             "at most 2 vendor requests (retries not counted)") in dry.output
+
+
+@pytest.mark.parametrize("grain, start, end, requests", [
+    # 61 sessions of 1m (2 pages) and one 1d request, for each of the two symbols
+    ("daily", "2024-01-02|AAPL", "2024-03-28|MSFT", 2 * (2 + 1)),
+    # January to March, February included: one run of 61 sessions, as above (without
+    # February: two runs of 1 page and 1 request each, 2 * (2 + 2))
+    ("monthly", "2024-01-01|AAPL", "2024-03-01|MSFT", 2 * (2 + 1)),
+    # one symbol, the week of 2024-03-04: 5 sessions, one page of 1m and one 1d request
+    ("weekly", "2024-03-04|MSFT", "2024-03-04|MSFT", 1 + 1),
+])
+def test_a_ranged_runs_requests_are_what_the_vendor_is_asked(instance, polygon_env, tmp_path, grain, start, end,
+                                                            requests):
+    """range_requests (the bench's and the distributed deployment's floor) against one real
+    ranged run of 1m and 1d over the range's date partitions x symbols."""
+    settings = _settings(grain)
+    defs = build_definitions(settings)
+    warehouse = WarehouseResource(url=f"sqlite:///{tmp_path / 'wh.db'}")
+    with FakePolygon(keys={"k1"}) as server:
+        resources = {**defs.resources, "warehouse": warehouse,
+                     "bars_us_equities": PolygonResource(warehouse=warehouse, api_keys=dg.EnvVar("POLYGON_API_KEYS"),
+                                                         base_url=server.url)}
+        result = dg.materialize(
+            list(defs.assets), selection=[ohlcv_key("us_equities", "1m"), ohlcv_key("us_equities", "1d")],
+            instance=instance, resources=resources,
+            tags={"dagster/asset_partition_range_start": start, "dagster/asset_partition_range_end": end},
+            raise_on_error=False,
+        )
+        assert result.success
+        made = server.stats.requests
+    estimate = sum(range_requests(settings, "us_equities", tf, start, end, SYMBOLS) for tf in ("1m", "1d"))
+    assert estimate == made == requests
+
+
+def test_the_plan_says_what_weighted_requests_cost():
+    assert Plan({}, 1, 412).requests_text == "at most 412 vendor requests (retries not counted)"
+    assert (Plan({}, 1, 412, {"eodhd": 2060}).requests_text
+            == "at most 412 vendor requests, 2,060 EODHD API calls of the daily quota (retries not counted)")
+    assert (Plan({}, 1, 30, {"binance": 24, "eodhd": 20}).requests_text
+            == "at most 30 vendor requests, 24 units of Binance's request weight, 20 EODHD API calls of the daily "
+               "quota (retries not counted)")
+
+
+def test_the_dry_run_counts_eodhds_api_calls(cli_run, monkeypatch):
+    for name, value in {"BACKFILL_VENDOR_US_EQUITIES": "eodhd", "EODHD_API_KEYS": "k1"}.items():
+        monkeypatch.setenv(name, value)
+    assert cli_run("symbols", "add", "--market", "us_equities", "AAPL").exit_code == 0
+    dry = cli_run("backfill", "--market", "us_equities", "--symbols", "AAPL", "--timeframes", "1m,1d",
+                  "--start", "2024-01-02", "--end", "2024-06-28", "--dry-run")
+    assert dry.exit_code == 0, dry.output
+    # 1m: first open to last close is 178 days, two 120-day windows of 5 calls each;
+    # 1d: one EOD request and one splits request of 1 call each
+    assert "at most 4 vendor requests, 12 EODHD API calls of the daily quota (retries not counted)" in dry.output

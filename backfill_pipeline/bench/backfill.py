@@ -19,7 +19,6 @@ read from /proc: with every core busy, the ratio follows the CPU each phase need
 from __future__ import annotations
 
 import argparse
-import math
 import multiprocessing
 import multiprocessing.synchronize
 import os
@@ -37,15 +36,19 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from backfill_pipeline.automation_settings import AutomationConfig
 from backfill_pipeline.bench.cpu import CpuSampler
 from backfill_pipeline.bench.pg import DEFAULT_PG_ADMIN, throwaway_database
 from backfill_pipeline.instance import repo_instance_config
-from backfill_pipeline.markets import EXTENDED_SESSION_MINUTES, get_market, last_closed_sessions
+from backfill_pipeline.launch import range_requests
+from backfill_pipeline.local_runs import RunSummary, materialize_range
+from backfill_pipeline.markets import get_market, last_closed_sessions
+from backfill_pipeline.names import ohlcv_key
+from backfill_pipeline.settings import Settings
 from backfill_pipeline.warehouse.bench_store import delete_all_bars, load_series, stored_series, totals
 from backfill_pipeline.warehouse.store import Warehouse
 from backfill_pipeline.warehouse.urls import with_driver
 
-POLYGON_PAGE = 50_000
 # Dagster's own switches, printed as the environment sets them (the storages set the first)
 BOOKKEEPING_ENV = ("DAGSTER_EVENT_BATCH_SIZE", "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS")
 DOCKER_INSTANCE_YAML = Path(__file__).resolve().parents[2] / "docker" / "dagster.yaml"
@@ -89,16 +92,18 @@ def bench_instance(kind: str, pg_admin_url: str) -> Iterator[dg.DagsterInstance]
                 yield instance
 
 
+def _bench_settings(sessions: pd.DatetimeIndex, grain: str) -> Settings:
+    return Settings(partition_grain=grain, partitions_start=sessions[0].date().replace(day=1),
+                    vendors={"us_equities": "polygon"}, automation=AutomationConfig(fetch_retries=0))
+
+
 def _bench_definitions(url: str, server_url: str, sessions: pd.DatetimeIndex, grain: str):  # -> (Definitions, Settings)
-    from backfill_pipeline.automation_settings import AutomationConfig
     from backfill_pipeline.definitions import build_definitions
-    from backfill_pipeline.settings import Settings
     from backfill_pipeline.vendors.polygon.resource import PolygonResource
     from backfill_pipeline.warehouse.resource import WarehouseResource
 
     os.environ.update({"POLYGON_BASE_URL": server_url, "POLYGON_API_KEYS": "bench-key", "BACKFILL_WAREHOUSE_URL": url})
-    settings = Settings(partition_grain=grain, partitions_start=sessions[0].date().replace(day=1),
-                        vendors={"us_equities": "polygon"}, automation=AutomationConfig(fetch_retries=0))
+    settings = _bench_settings(sessions, grain)
     defs = build_definitions(settings)
     warehouse = WarehouseResource(url=url)
     # the published free-plan limit (5/min) would dominate; the server has none
@@ -113,13 +118,11 @@ def _worker(ref: object, url: str, server_url: str, symbols: list[str], sessions
             out: multiprocessing.Queue) -> None:
     """One runner process (the daemon launches each run in its own process): ranged runs for
     a contiguous block of symbols."""
-    from backfill_pipeline.local_runs import materialize_range
-
     try:
         defs, settings = _bench_definitions(url, server_url, sessions, grain)
         with dg.DagsterInstance.from_ref(ref) as instance:  # type: ignore[arg-type]
             summaries = materialize_range(defs, instance, settings, get_market("us_equities"), symbols, sessions)
-        out.put([(s.success, s.assets) for s in summaries])
+        out.put(summaries)
     except BaseException as exc:  # noqa: BLE001  reported by the parent, which exits non-zero
         out.put(exc if isinstance(exc, Exception) else RuntimeError(repr(exc)))
 
@@ -174,8 +177,8 @@ def pipeline(url: str, server_url: str, symbols: list[str], sessions: pd.Datetim
     errors = [r for r in results if isinstance(r, Exception)]
     if errors:
         raise SystemExit(f"benchmark worker failed: {errors[0]!r}")
-    summaries = [s for r in results for s in r]
-    failed = [assets for ok, assets in summaries if not ok]
+    summaries: list[RunSummary] = [s for r in results for s in r]
+    failed = [s.assets for s in summaries if not s.success]
     if failed:
         raise SystemExit(f"{len(failed)} benchmark run(s) failed: {failed}")
     counts = Warehouse(url)
@@ -184,9 +187,13 @@ def pipeline(url: str, server_url: str, symbols: list[str], sessions: pd.Datetim
     finally:
         counts.dispose()
     written, one_minute, requests = found["bars"], found["bars_1m"], found["requests"]
-    covered = found["sessions_1m"]  # the sessions the partitions covered (a coarse grain widens them to months)
-    # 1m pages (Polygon pages count extended-hours minutes) + one 1d page
-    floor = len(symbols) * (math.ceil(covered * EXTENDED_SESSION_MINUTES / POLYGON_PAGE) + 1)
+    # The requests the runs' fetches need by Polygon's own rule (its spec's pages of extended-hours
+    # minutes) over every session of their partitions (a coarse grain widens them to months):
+    # what the server, which has every minute, must have been asked, no more.
+    settings = _bench_settings(sessions, grain)
+    floor = sum(range_requests(settings, market.name, tf, s.range_start, s.range_end, symbols)
+                for s in summaries for tf in settings.fetched_timeframes(market.name)
+                if ohlcv_key(market.name, tf).to_user_string() in s.assets)
     return {"wall": wall, "bars": written, "bars_1m": one_minute, "runs": len(summaries), "requests": requests,
             "floor": floor, "cpu": cpu}
 

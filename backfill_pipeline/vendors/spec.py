@@ -42,3 +42,9 @@ class VendorSpec:
     # How many requests its client makes for one window, computed from the facts above the
     # way the client splits it (the backfill plan's estimate; vendors/windows.py's helpers).
     requests: RequestCount = one_request
+    # Where the vendor weighs its requests (EODHD's "API calls" of the daily quota, Binance's
+    # request weight): the weight those requests charge the limiter's weighted rates, from the
+    # per-request weights the client passes it (both defined next to the rule); None: every
+    # request weighs 1. `weight_unit` names it in the backfill plan ("EODHD API calls ...").
+    weights: RequestCount | None = None
+    weight_unit: str = ""

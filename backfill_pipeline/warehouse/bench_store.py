@@ -121,7 +121,7 @@ def delete_all_bars(warehouse: Warehouse) -> None:
 
 
 def totals(warehouse: Warehouse) -> dict[str, int]:
-    """bars, bars_1m, requests (vendor requests logged) and sessions_1m (distinct sessions of 1m bars)."""
+    """bars, bars_1m and requests (vendor requests logged)."""
     s = bar_sessions
     one_minute = s.c.series_id.in_(sa.select(series.c.id).where(series.c.timeframe == "1m"))
     with warehouse.engine.connect() as conn:
@@ -130,5 +130,4 @@ def totals(warehouse: Warehouse) -> dict[str, int]:
             "bars_1m": int(conn.execute(sa.select(sa.func.coalesce(sa.func.sum(s.c.bars), 0)).where(one_minute))
                            .scalar_one()),
             "requests": conn.execute(sa.select(sa.func.count()).select_from(vendor_requests)).scalar_one(),
-            "sessions_1m": conn.execute(sa.select(sa.func.count(sa.distinct(s.c.session))).where(one_minute)).scalar_one(),
         }

@@ -8,7 +8,6 @@ credentials against a local Polygon-format server that enforces Polygon's free-p
 
 from __future__ import annotations
 
-import math
 import os
 import shutil
 import subprocess
@@ -25,7 +24,9 @@ import pytest
 import sqlalchemy as sa
 
 from backfill_pipeline import graphql_client
-from backfill_pipeline.markets import EXTENDED_SESSION_MINUTES, get_market, schedule_bounds
+from backfill_pipeline.launch import range_requests
+from backfill_pipeline.markets import get_market, schedule_bounds
+from backfill_pipeline.settings import Settings
 from backfill_pipeline.testing.fake_polygon import FakePolygon
 from backfill_pipeline.testing.local_deploy import (
     OPERATOR_PORT,
@@ -46,7 +47,6 @@ ASSETS = ("ohlcv/us_equities/1m", "ohlcv/us_equities/1d")
 # must wait for each other's budget (rotation picks whichever key has room).
 POLYGON_KEYS = ("pk_test_distributed_7c1e", "pk_test_distributed_90ab")
 POLYGON_LIMIT = (5, 60.0)  # the free plan's published limit, which the client also assumes
-POLYGON_PAGE = 50_000
 OPERATOR, VIEWER = ("alice", "op-" + uuid.uuid4().hex[:10]), ("victor", "view-" + uuid.uuid4().hex[:10])
 
 _LOGS = """
@@ -68,6 +68,7 @@ class Distributed:
     viewer_url: str
     worker_names: dict[str, str]  # Celery node name -> worker process name
     databases: PgDatabases
+    settings: Settings  # as the code server reads its environment
 
 
 def _tools_or_skip() -> None:
@@ -124,7 +125,8 @@ def distributed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Distribute
     try:
         worker_names = dep.start_stack(WORKERS, symbols=SYMBOLS)
         dep.start_nginx({"operators_htpasswd": _htpasswd(*OPERATOR), "viewers_htpasswd": _htpasswd(*VIEWER)})
-        yield Distributed(dep, fake, dep.url("proxy", OPERATOR_PORT), dep.url("proxy", VIEWER_PORT), worker_names, dbs)
+        yield Distributed(dep, fake, dep.url("proxy", OPERATOR_PORT), dep.url("proxy", VIEWER_PORT), worker_names, dbs,
+                          Settings.from_env(env))
     finally:
         dep.stop_all()
         fake.stop()
@@ -161,13 +163,11 @@ def _run_ranges(dbs: PgDatabases, run_ids: object) -> dict[str, tuple[str, str]]
     return {run_id: (r["start"], r["end"]) for run_id, r in ranges.items()}
 
 
-def _request_floor(start: str, end: str) -> int:
-    """Fewest requests for one ranged run: per symbol of the range, ceil(minutes / page) for 1m
-    (Polygon pages count the 960 extended-hours minutes of a session) plus one for 1d."""
-    (day0, sym0), (day1, sym1) = start.split("|"), end.split("|")
-    sessions = sum(day0 <= day <= day1 for day in SESSIONS)
-    symbols = sum(sym0 <= s <= sym1 for s in SYMBOLS)
-    return symbols * (math.ceil(sessions * EXTENDED_SESSION_MINUTES / POLYGON_PAGE) + 1)
+def _request_floor(settings: Settings, start: str, end: str) -> int:
+    """Fewest requests for one ranged run (it holds every asset of the backfill): each fetched
+    timeframe's requests by Polygon's own rule (launch.range_requests: pages of the sessions'
+    extended-hours minutes) for every symbol of the range, the server having every minute."""
+    return sum(range_requests(settings, "us_equities", key.rsplit("/", 1)[-1], start, end, SYMBOLS) for key in ASSETS)
 
 
 def _vendor_bars(fake: FakePolygon, symbol: str) -> pd.DataFrame:
@@ -210,7 +210,8 @@ def test_a_backfill_through_the_proxy_runs_on_several_workers_within_one_shared_
 
     # What the vendor saw: the request floor of the runs Dagster made (it splits this backfill
     # into one ranged run per session), no 429, never more than the keys' limit in any window.
-    floor = sum(_request_floor(start, end) for start, end in _run_ranges(d.databases, status.run_statuses).values())
+    floor = sum(_request_floor(d.settings, start, end)
+                for start, end in _run_ranges(d.databases, status.run_statuses).values())
     assert d.fake.stats.throttled == 0
     assert d.fake.stats.requests == floor, (d.fake.stats.requests, floor)
     arrivals = np.sort(np.array(d.fake.stats.arrivals))

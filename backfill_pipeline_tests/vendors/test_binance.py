@@ -143,18 +143,23 @@ def test_binances_own_weight_count_parks_the_ip(server: HTTPServer) -> None:
 ])
 def test_the_request_count_is_the_clients_paging(server: HTTPServer, fake: FakeBinance, timeframe: str, start: str,
                                                  end: str, page: int, requests: int) -> None:
-    """spec.binance_requests (the backfill plan's estimate) is what the client really asks for."""
+    """spec.binance_requests and spec.binance_weight (the backfill plan's estimates) are what
+    the client really asks for and what it charges the per-minute request weight."""
     from backfill_pipeline.markets import get_market
     from backfill_pipeline.vendors.binance.spec import SPEC, binance_requests
 
     lo, hi = pd.Timestamp(start, tz="UTC"), pd.Timestamp(end, tz="UTC")
     if timeframe == "1d":
         lo, hi = lo.tz_localize(None), hi.tz_localize(None)  # daily windows are session labels
-    c = BinanceClient(base_url=server.url_for(""), options=options(), page_limit=page)
+    limiter, minute = RateLimiter.in_memory(), Rate(60_000, 60.0)
+    c = BinanceClient(base_url=server.url_for(""), options=options(limiter=limiter, rates=(minute,)), page_limit=page)
     made = c.fetch_bars("BTC-USD", timeframe, lo, hi).requests
     assert binance_requests(get_market("crypto"), timeframe, lo, hi, page=page) == made == len(fake.requests) == requests
+    assert limiter.store.usage(c._http.buckets[0], minute) == 2 * made  # klines weigh 2 whatever their limit
     if page == SPEC.page_bars:
         assert SPEC.requests(get_market("crypto"), timeframe, lo, hi) == made
+        assert SPEC.weights is not None
+        assert SPEC.weights(get_market("crypto"), timeframe, lo, hi) == limiter.store.usage(c._http.buckets[0], minute)
 
 
 def test_the_request_count_of_an_empty_window_is_zero() -> None:

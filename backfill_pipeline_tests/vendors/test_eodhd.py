@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 from collections import defaultdict
@@ -11,7 +12,12 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from backfill_pipeline.markets import Market, get_market, with_hours
+from backfill_pipeline.gap_file import GapEntry
+from backfill_pipeline.ingest import fetch_runs
+from backfill_pipeline.launch import plan
+from backfill_pipeline.markets import Market, get_market, sessions_in_range, with_hours
+from backfill_pipeline.partitions import effective_grain, sessions_by_symbol
+from backfill_pipeline.settings import Settings
 from backfill_pipeline.vendors.base import RateLimitedError, VendorError
 from backfill_pipeline.vendors.eodhd.client import INTRADAY_MAX_DAYS, EodhdClient
 from backfill_pipeline.vendors.limits import Rate
@@ -167,26 +173,64 @@ def test_crypto_daily_bars_need_no_splits_request(server: HTTPServer, fake: Fake
     assert fake.paths == ["/api/eod/BTC-USD.CC"] and result.requests == 1 and len(result.bars) == 5
 
 
-@pytest.mark.parametrize("symbol, timeframe, start, end, requests", [
-    ("BTC-USD", "1m", "2023-01-01", "2023-05-01", 1),  # exactly 120 days: one window
-    ("BTC-USD", "1m", "2023-01-01", "2023-05-01 00:01", 2),  # a minute more: a second window
-    ("AAPL", "1m", "2023-01-03 14:30", "2023-10-27 20:00", 3),  # first open to last close, 297 days
-    ("AAPL", "5m", "2021-01-04 14:30", "2023-08-28 20:00", 2),  # 966 days of 600
-    ("AAPL", "1h", "2005-01-03 14:30", "2024-12-31 21:00", 2),  # 7302 days of 7200
-    ("AAPL", "1d", "2024-01-01", "2024-01-06", 2),  # EOD + the splits that un-adjust its volume
-    ("BTC-USD", "1d", "2024-01-01", "2024-01-06", 1),  # crypto has no splits
+@pytest.mark.parametrize("symbol, timeframe, start, end, requests, calls", [
+    ("BTC-USD", "1m", "2023-01-01", "2023-05-01", 1, 5),  # exactly 120 days: one window
+    ("BTC-USD", "1m", "2023-01-01", "2023-05-01 00:01", 2, 10),  # a minute more: a second window
+    ("AAPL", "1m", "2023-01-03 14:30", "2023-10-27 20:00", 3, 15),  # first open to last close, 297 days
+    ("AAPL", "5m", "2021-01-04 14:30", "2023-08-28 20:00", 2, 10),  # 966 days of 600
+    ("AAPL", "1h", "2005-01-03 14:30", "2024-12-31 21:00", 2, 10),  # 7302 days of 7200
+    ("AAPL", "1d", "2024-01-01", "2024-01-06", 2, 2),  # EOD + the splits that un-adjust its volume
+    ("BTC-USD", "1d", "2024-01-01", "2024-01-06", 1, 1),  # crypto has no splits
 ])
 def test_the_request_count_is_the_clients_windows(server: HTTPServer, fake: FakeEodhd, symbol: str, timeframe: str,
-                                                  start: str, end: str, requests: int) -> None:
-    """spec.eodhd_requests (the backfill plan's estimate) is what the client really asks for."""
+                                                  start: str, end: str, requests: int, calls: int) -> None:
+    """spec.eodhd_requests and spec.eodhd_calls (the backfill plan's estimates) are what the
+    client really asks for and what it charges the daily quota of API calls."""
     from backfill_pipeline.vendors.eodhd.spec import SPEC
 
     market = get_market("crypto" if symbol == "BTC-USD" else "us_equities")
     lo, hi = pd.Timestamp(start, tz="UTC"), pd.Timestamp(end, tz="UTC")
     if timeframe == "1d":
         lo, hi = lo.tz_localize(None), hi.tz_localize(None)
-    made = client(server).fetch_bars(symbol, timeframe, lo, hi).requests
+    limiter, day = RateLimiter.in_memory(), Rate(100_000, 86_400.0)
+    c = client(server, limiter=limiter, rates=(Rate(1000, 60.0, weighted=False), day))
+    made = c.fetch_bars(symbol, timeframe, lo, hi).requests
     assert SPEC.requests(market, timeframe, lo, hi) == made == requests
+    assert SPEC.weights is not None
+    assert SPEC.weights(market, timeframe, lo, hi) == limiter.store.usage(c._http.buckets[0], day) == calls
+
+
+@pytest.mark.parametrize("grain, calls", [
+    # two runs of consecutive sessions (2024-03-15 is missing) per symbol, each 1m 5 calls,
+    # 1h 5 calls and 1d 1 + 1 (EOD, splits): 2 x 2 x (5 + 5 + 2)
+    ("daily", 2 * 2 * (5 + 5 + 2)),
+    # March is one partition: one run per symbol, 178 days of 1m (two windows), 1h, 1d
+    ("monthly", 2 * (10 + 5 + 2)),
+])
+def test_the_plans_api_calls_are_what_the_client_charges_the_daily_quota(server: HTTPServer, fake: FakeEodhd,
+                                                                         grain: str, calls: int) -> None:
+    """The backfill plan's EODHD figure against the real client fetching the plan's partitions
+    the way the asset does (every session of each partition, a client call per run of
+    consecutive sessions: ingest.fetch_runs)."""
+    timeframes = ("1m", "1h", "1d")
+    settings = Settings(partition_grain=grain, vendors={"us_equities": "eodhd"}, fetched={"us_equities": timeframes})
+    market = settings.market("us_equities")
+    sessions = sessions_in_range(market, dt.date(2024, 1, 2), dt.date(2024, 6, 28)).drop(pd.Timestamp("2024-03-15"))
+    entries = [GapEntry("us_equities", tf, sym, s.date()) for tf in timeframes for sym in ("AAPL", "MSFT")
+               for s in sessions]
+    the_plan = plan(entries, settings)
+    limiter, day = RateLimiter.in_memory(), Rate(100_000, 86_400.0)
+    c = client(server, limiter=limiter, rates=(Rate(1000, 60.0, weighted=False), day))
+    made = 0
+    for key, keys in the_plan.partitions.items():
+        timeframe = key.rsplit("/", 1)[-1]
+        for symbol, covered in sessions_by_symbol(market, effective_grain(grain, timeframe), keys).items():
+            fetched = fetch_runs(c, market, timeframe, symbol, covered)
+            assert not [f.result for f in fetched if isinstance(f.result, VendorError)]
+            made += sum(f.result.requests for f in fetched)  # type: ignore[union-attr]
+    assert the_plan.requests_estimate == made
+    assert the_plan.weights_estimate == {"eodhd": limiter.store.usage(c._http.buckets[0], day)} == {"eodhd": calls}
+    assert f"{calls:,} EODHD API calls of the daily quota" in the_plan.requests_text
 
 
 def test_the_daily_splits_request_is_counted_even_when_no_bars_come(server: HTTPServer) -> None:

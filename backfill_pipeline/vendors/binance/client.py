@@ -1,8 +1,8 @@
 """Binance spot klines: /api/v3/klines (no key; limits are per IP request weight).
 
 Pages of up to 1000 klines, walked forward by open time (spec.binance_requests counts them
-ahead). Binance limits request weight per IP per minute (6000; klines weigh 2) and says
-how much this IP has used in X-MBX-USED-WEIGHT-1M: when that shows the minute nearly
+ahead). Binance limits request weight per IP per minute (6000; klines weigh 2, spec.KLINES_WEIGHT)
+and says how much this IP has used in X-MBX-USED-WEIGHT-1M: when that shows the minute nearly
 spent (other programs share the IP), the bucket is parked until the next minute in every
 process. 429 and 418 (IP ban) carry Retry-After. Key rotation does not apply: there is no key.
 
@@ -29,7 +29,7 @@ from ..results import VendorFetchResult
 from ..retry import parse_retry_after
 from ..trace import FetchTrace
 from ..windows import clip_and_dedupe, describe_window, to_label, to_utc
-from .spec import SPEC, binance_symbol
+from .spec import KLINES_WEIGHT, SPEC, binance_symbol
 
 DEFAULT_BASE_URL = "https://api.binance.com"
 INTERVAL_MS: dict[str, int] = {
@@ -41,7 +41,6 @@ INTERVAL_MS: dict[str, int] = {
     "4h": 14_400_000,
     "1d": 86_400_000,
 }
-KLINES_WEIGHT = 2
 MAX_PAGE_LIMIT = SPEC.page_bars  # 1000 klines
 _MAX_PAGES = 100_000
 

@@ -43,6 +43,16 @@ def binance_requests(market: Market, timeframe: str, start: pd.Timestamp, end: p
     return page_count(klines, page)
 
 
+# Request weight of one /api/v3/klines request, whatever its limit (Binance's spot REST docs,
+# "Kline/Candlestick data": "Weight: 2"); the client passes it to the limiter.
+KLINES_WEIGHT = 2
+
+
+def binance_weight(market: Market, timeframe: str, start: pd.Timestamp, end: pd.Timestamp) -> int:
+    """Request weight of one fetch_bars call: its requests (binance_requests) at KLINES_WEIGHT each."""
+    return KLINES_WEIGHT * binance_requests(market, timeframe, start, end)
+
+
 SPEC = VendorSpec(
     "binance", (*INTRADAY, "1d"), 1_000,
     pd.Timedelta(minutes=1),  # klines are final when their interval closes
@@ -50,4 +60,6 @@ SPEC = VendorSpec(
     # spot: 6000 request weight per minute per IP; klines weigh 2
     VendorLimits((Rate(6000, 60.0),)),
     requests=binance_requests,
+    weights=binance_weight,
+    weight_unit="units of Binance's request weight",
 )

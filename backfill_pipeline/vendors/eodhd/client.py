@@ -2,8 +2,9 @@
 
 Intraday serves only 1m, 5m and 1h, and caps the span of one request (120 days of 1m,
 600 of 5m, 7200 of 1h; spec.py), so a range is cut into back-to-back spans of that size:
-the request floor for this vendor (spec.eodhd_requests counts them ahead). An intraday request costs 5 "API calls" of the daily
-quota (its limiter weight); an EOD request costs 1. Bars are final 2-3 hours after the
+the request floor for this vendor (spec.eodhd_requests counts them ahead). An intraday
+request costs 5 "API calls" of the daily quota (its limiter weight), an EOD or splits request 1
+(spec.CALLS; spec.eodhd_calls counts them ahead). Bars are final 2-3 hours after the
 close. EOD open/high/low/close are raw (adjusted_close is ignored: adjustment happens
 on read), but EODHD reports EOD *volume* split-adjusted (in today's shares). We store it
 raw: each daily fetch also reads the symbol's splits (/api/splits, 1 call) and divides a
@@ -42,12 +43,10 @@ from ..results import VendorFetchResult
 from ..trace import FetchTrace
 from ..windows import clip_and_dedupe, describe_window, fixed_chunks, keep_session_hours, to_label, to_utc
 from .reference import EodhdReferenceMixin
-from .spec import SPEC, eodhd_ticker
+from .spec import CALLS, SPEC, eodhd_ticker
 
 DEFAULT_BASE_URL = "https://eodhd.com"
 INTRADAY_MAX_DAYS = SPEC.request_days  # 1m 120 days, 5m 600, 1h 7200
-INTRADAY_WEIGHT = 5
-EOD_WEIGHT = 1
 _FIELDS = ("open", "high", "low", "close")
 
 
@@ -130,7 +129,7 @@ class EodhdClient(EodhdReferenceMixin, HttpClientBase):
             "fmt": "json",
         }
         reply = self._http.get_json(
-            f"/api/intraday/{ticker}", params, symbol=symbol, window=window, trace=trace, weight=INTRADAY_WEIGHT
+            f"/api/intraday/{ticker}", params, symbol=symbol, window=window, trace=trace, weight=CALLS["intraday"]
         )
         rows = self._rows(reply.body, symbol, window, ("timestamp", *_FIELDS))
         if rows.empty:
@@ -152,7 +151,7 @@ class EodhdClient(EodhdReferenceMixin, HttpClientBase):
             "fmt": "json",
         }
         reply = self._http.get_json(
-            f"/api/eod/{ticker}", params, symbol=symbol, window=window, trace=trace, weight=EOD_WEIGHT
+            f"/api/eod/{ticker}", params, symbol=symbol, window=window, trace=trace, weight=CALLS["eod"]
         )
         rows = self._rows(reply.body, symbol, window, ("date", *_FIELDS))
         if rows.empty:

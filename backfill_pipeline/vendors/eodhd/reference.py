@@ -20,7 +20,7 @@ from ..base import VendorError
 from ..results import FrameResult
 from ..trace import FetchTrace
 from ..windows import describe_window
-from .spec import eodhd_ticker
+from .spec import CALLS, eodhd_ticker
 
 if TYPE_CHECKING:
     from ..http import VendorHttp
@@ -85,7 +85,8 @@ class EodhdReferenceMixin:
         params: dict[str, str | int] = {"from": start.isoformat(), "fmt": "json"}
         if end is not None:
             params["to"] = end.isoformat()
-        reply = self._http.get_json(f"/api/{kind}/{ticker}", params, symbol=symbol, window=window, trace=trace)
+        reply = self._http.get_json(f"/api/{kind}/{ticker}", params, symbol=symbol, window=window, trace=trace,
+                                    weight=CALLS[kind])
         body = reply.body
         if not isinstance(body, list) or not all(isinstance(r, dict) for r in body):
             raise VendorError(self.vendor, symbol, window, f"{kind}: expected a JSON list of objects")
