@@ -48,6 +48,8 @@ def encode(columns: Sequence[Column]) -> bytes:
     if any(len(c.values) != n or (c.missing is not None and len(c.missing) != n) for c in columns):
         raise ValueError("columns of one block must have the same length")
     nullable = [i for i, c in enumerate(columns) if c.missing is not None and c.missing.any()]
+    if len(nullable) > 62:
+        raise ValueError(f"{len(nullable)} columns with NULLs: at most 62 fit a NULL pattern")
     pattern = np.zeros(n, dtype=np.int64)
     for bit, i in enumerate(nullable):
         pattern |= columns[i].missing.astype(np.int64) << bit  # type: ignore[union-attr]
