@@ -23,7 +23,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from backfill_pipeline.warehouse.sqlite import write_transaction
 
-HEAD = "0004"
+HEAD = "0005"
 V1 = "0001"
 UPGRADE_COMMAND = "backfill-pipeline warehouse upgrade"
 _SCHEMA_LOCK = 0x0BA5_5C4E_3A  # arbitrary: the advisory lock serialising schema changes
