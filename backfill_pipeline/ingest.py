@@ -175,7 +175,7 @@ def store_fetched(
         stored.append(frame)
         tables.append(completeness(market, timeframe, symbol, run, per_session, now))
     outcome.completeness = pd.concat(tables, ignore_index=True) if tables else None
-    outcome.stored = pd.concat(stored, ignore_index=True) if len(stored) > 1 else (stored[0] if stored else None)
+    outcome.stored = _joined(stored)
     return outcome
 
 
@@ -246,7 +246,11 @@ def fetched_bars(fetched: list[FetchedRun]) -> pd.DataFrame | None:
     """The bars of a symbol's fetched runs as store_fetched stores them (None: a run failed)."""
     if any(isinstance(item.result, VendorError) for item in fetched):
         return None
-    frames = [item.frame for item in fetched if item.frame is not None]
+    return _joined([item.frame for item in fetched if item.frame is not None])
+
+
+def _joined(frames: list[pd.DataFrame]) -> pd.DataFrame | None:
+    """The runs' frames as one (None: no run stored bars)."""
     return pd.concat(frames, ignore_index=True) if len(frames) > 1 else (frames[0] if frames else None)
 
 

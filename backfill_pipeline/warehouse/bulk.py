@@ -149,6 +149,8 @@ def copy_rows(conn: Connection, table: sa.Table, columns: Sequence[str], rows: S
 
 def prepare_bars(engine: sa.Engine | Connection, series_id: int, frame: pd.DataFrame) -> Load:
     """One series' bars (a frame with a `session` column), encoded for `engine`'s driver."""
+    if not len(frame):  # nothing to encode (a replace that only deletes)
+        return Load(bars, BAR_INSERT_COLUMNS, 0)
     return prepare(engine, bars, BAR_INSERT_COLUMNS, bar_columns(series_id, frame))
 
 
